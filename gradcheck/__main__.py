@@ -1,0 +1,5 @@
+"""``python -m gradcheck``."""
+
+from .cli import main
+
+main(prog_name="gradcheck")

@@ -1,0 +1,122 @@
+"""Finite-difference estimators and their step rules (NumPy only, testable alone).
+
+Steps are scaled to the input's magnitude and the method's order: a one-sided difference
+balances O(h) truncation against O(eps/h) round-off at ``h ~ sqrt(eps)``, a central one
+balances O(h^2) against O(eps/h) at ``h ~ eps^(1/3)``. Each step is then made exactly
+representable (``(x + h) - x``), so the divisor is the step the function really saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+
+#: How many units of round-off one evaluation of f is assumed to carry. A sum of many
+#: terms carries more than one; the bound is used to widen tolerances, never to pass
+#: a disagreement that is larger than any plausible round-off.
+EVALUATION_ULPS = 8.0
+
+#: An evaluator: f with entry ``indices[r]`` set to ``values[r]``, for each row r.
+#: Returns the values and, per row, a non-smooth node whose branch differs from the
+#: unperturbed point's (-1 where none does).
+Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def central_step(scale: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """``eps^(1/3) * max(1, |x|)``: the step that balances O(h^2) truncation and round-off."""
+    return eps ** (1 / 3) * np.maximum(1.0, np.abs(scale))
+
+
+def one_sided_step(scale: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """``sqrt(eps) * max(1, |x|)``: the step that balances O(h) truncation and round-off."""
+    return np.sqrt(eps) * np.maximum(1.0, np.abs(scale))
+
+
+@dataclass(frozen=True)
+class Differences:
+    """Forward, backward and central estimates for a set of directions (entries or probes).
+
+    ``rounding`` bounds the round-off in the central estimate; ``crossed`` names, per
+    direction, a non-smooth node whose branch changes within the step (or -1).
+    """
+
+    forward: np.ndarray
+    backward: np.ndarray
+    central: np.ndarray
+    step: np.ndarray
+    one_sided_step: np.ndarray
+    rounding: np.ndarray
+    one_sided_rounding: np.ndarray
+    crossed: np.ndarray
+
+
+def entrywise(evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None) -> Differences:
+    """Differences for every entry of one input, flattened.
+
+    ``x`` is the input's value (flattened), ``f0`` the function's value at the point, and
+    ``step`` a fixed step that overrides the rules for every method.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    n = x.size
+    if step is None:
+        hc, ho = central_step(x), one_sided_step(x)
+    else:
+        hc = ho = np.full(n, float(step))
+    shared = step is not None
+    moves = [x + hc, x - hc] if shared else [x + hc, x - hc, x + ho, x - ho]
+    values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
+    rows = values.reshape(len(moves), n)
+    sides = crossed.reshape(len(moves), n)
+    central = _estimates(f0, rows[0], rows[1], moves[0] - x, x - moves[1])
+    one_sided = central if shared else _estimates(f0, rows[2], rows[3], moves[2] - x, x - moves[3])
+    return Differences(
+        forward=one_sided[0],
+        backward=one_sided[1],
+        central=central[2],
+        step=hc,
+        one_sided_step=ho,
+        rounding=central[3],
+        one_sided_rounding=one_sided[4],
+        crossed=np.max(sides, axis=0),
+    )
+
+
+def along(evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], scale: float,
+          f0: float, step: float | None = None) -> Differences:
+    """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t.
+
+    ``scale`` is the size of the point along that direction (for a unit ``u``,
+    ``|x|``), which sets the steps as it does for an entry.
+    """
+    if step is None:
+        hc, ho = float(central_step(np.array(scale))), float(one_sided_step(np.array(scale)))
+    else:
+        hc = ho = float(step)
+    values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
+    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]))
+    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]))
+    return Differences(
+        forward=one_sided[0],
+        backward=one_sided[1],
+        central=central[2],
+        step=np.array([hc]),
+        one_sided_step=np.array([ho]),
+        rounding=central[3],
+        one_sided_rounding=one_sided[4],
+        crossed=np.array([crossed.max()]),
+    )
+
+
+def _estimates(f0, f_up, f_down, h_up, h_down):
+    """forward, backward, central, and round-off bounds for central and one-sided."""
+    with np.errstate(all="ignore"):
+        forward = (f_up - f0) / h_up
+        backward = (f0 - f_down) / h_down
+        central = (f_up - f_down) / (h_up + h_down)
+        size = np.maximum(np.abs(f0), np.maximum(np.abs(f_up), np.abs(f_down)))
+        noise = EVALUATION_ULPS * EPS * size
+        return forward, backward, central, 2 * noise / (h_up + h_down), noise / np.minimum(h_up, h_down)

@@ -1,0 +1,243 @@
+"""The graph lowering: a flat program of array operations, run forward and in reverse.
+
+The typed expression tree becomes a tuple of nodes in topological order (each ``let``
+shared, never copied). ``forward`` keeps every intermediate; ``backward`` walks the
+nodes in reverse and accumulates each node's adjoint through the VJP table in
+``ops.py``: backprop, as the seeds do it by hand. Every value carries a leading batch
+axis, so one pass evaluates many points (or many perturbed copies of one point).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from .errors import ValueProblem
+from .language import Node, describe_shape
+from .ops import OPS, DomainError
+
+
+class Program:
+    """An expression lowered to array operations, ready to run forward and in reverse."""
+
+    def __init__(self, root: Node) -> None:
+        self.nodes: tuple[Node, ...] = tuple(_topological(root))
+        position = {id(node): i for i, node in enumerate(self.nodes)}
+        self.args: tuple[tuple[int, ...], ...] = tuple(
+            tuple(position[id(arg)] for arg in node.args) for node in self.nodes
+        )
+        self.output = len(self.nodes) - 1
+        self.inputs: dict[str, int] = {
+            node.name: i for i, node in enumerate(self.nodes) if node.op == "input"
+        }
+        self.shapes: dict[str, tuple[int, ...]] = {
+            name: self.nodes[i].shape for name, i in self.inputs.items()
+        }
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[self.output]
+
+    # ------------------------------------------------------------ forward
+
+    def forward(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Every node's value, each of shape ``(B, *node.shape)``.
+
+        ``inputs`` maps each input name to an array of shape ``(B, *shape)`` (``B`` may be
+        1 for an input shared by every point).
+
+        Raises:
+            ValueProblem: an operation with no value at the point, naming the node.
+        """
+        values: list[np.ndarray] = []
+        with np.errstate(all="ignore"):
+            for node, args in zip(self.nodes, self.args):
+                values.append(self._evaluate(node, [values[j] for j in args], inputs))
+        return values
+
+    def _evaluate(self, node: Node, args: list[np.ndarray], inputs) -> np.ndarray:
+        if node.op == "input":
+            value = np.asarray(inputs[node.name], dtype=float)
+            if value.shape[1:] != node.shape:
+                raise ValueProblem(f"{node.name} has {describe_shape(value.shape[1:])}, "
+                                   f"expected {describe_shape(node.shape)}")
+            return value
+        if node.op == "const":
+            return node.value[None]
+        op = OPS[node.op]
+        if op.elementwise:
+            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+        try:
+            return op.forward(*args)
+        except DomainError as exc:
+            raise ValueProblem(f"{describe(node)}: {exc}") from None
+
+    def value(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The output at each point, shape ``(B,)``."""
+        return self.forward(inputs)[self.output]
+
+    # ------------------------------------------------------------ reverse
+
+    def backward(self, values: list[np.ndarray], wrt: Iterable[str]) -> list[np.ndarray | None]:
+        """Every node's adjoint (d output / d node) by reverse accumulation.
+
+        Nodes that do not lead to an input in ``wrt`` get ``None``; so do constants.
+        """
+        needs = self._leads_to(set(wrt))
+        adjoints: list[np.ndarray | None] = [None] * len(self.nodes)
+        adjoints[self.output] = np.ones_like(values[self.output])
+        with np.errstate(all="ignore"):
+            for i in range(self.output, -1, -1):
+                g, node = adjoints[i], self.nodes[i]
+                if g is None or node.op in ("input", "const"):
+                    continue
+                self._propagate(node, i, g, values, adjoints, needs)
+        return adjoints
+
+    def _propagate(self, node, i, g, values, adjoints, needs) -> None:
+        """Pass the adjoint ``g`` of node ``i`` to each argument: g times local derivative."""
+        op = OPS[node.op]
+        args = [values[j] for j in self.args[i]]
+        if op.elementwise:
+            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+        for k, j in enumerate(self.args[i]):
+            if not needs[j]:
+                continue
+            contribution = op.vjps[k](g, values[i], *args)
+            if op.elementwise:
+                contribution = unbroadcast(contribution, self.nodes[j].shape)
+            # += through fan-out: a node used twice collects both contributions.
+            adjoints[j] = contribution if adjoints[j] is None else adjoints[j] + contribution
+
+    def _leads_to(self, wrt: set[str]) -> list[bool]:
+        needs = [False] * len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            needs[i] = (node.op == "input" and node.name in wrt) or any(
+                needs[j] for j in self.args[i]
+            )
+        return needs
+
+    def gradient(
+        self, inputs: Mapping[str, np.ndarray], wrt: Iterable[str]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The value ``(B,)`` and, for each name in ``wrt``, its gradient ``(B, *shape)``."""
+        wrt = list(wrt)
+        values = self.forward(inputs)
+        adjoints = self.backward(values, wrt)
+        batch = values[self.output].shape[0]
+        grads = {}
+        for name in wrt:
+            i = self.inputs[name]
+            adjoint = adjoints[i] if adjoints[i] is not None else np.zeros((1, *self.shapes[name]))
+            grads[name] = np.broadcast_to(adjoint, (batch, *self.shapes[name])).copy()
+        return values[self.output], grads
+
+    # ------------------------------------------------------------ inspection
+
+    def nonsmooth(self) -> list[int]:
+        """Positions of the nodes whose derivative jumps somewhere (relu, abs, max ...)."""
+        return [
+            i for i, node in enumerate(self.nodes)
+            if node.op not in ("input", "const") and OPS[node.op].switch is not None
+        ]
+
+    def branches(self, values: list[np.ndarray]) -> dict[int, np.ndarray]:
+        """For each non-smooth node, the side of its switching surface each entry is on.
+
+        Two evaluations on the same sides of every surface are on one smooth piece of the
+        function; a change of side between ``x - h`` and ``x + h`` is a kink in the step.
+        """
+        sides = {}
+        with np.errstate(all="ignore"):
+            for i in self.nonsmooth():
+                node = self.nodes[i]
+                args = [values[j] for j in self.args[i]]
+                if OPS[node.op].elementwise:
+                    args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+                sides[i] = np.sign(OPS[node.op].switch(*args))
+        return sides
+
+    def depends_on(self, i: int, names) -> bool:
+        """Whether node ``i`` depends on any of the inputs ``names``."""
+        names = set(names)
+        stack, seen = [i], set()
+        while stack:
+            j = stack.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            if self.nodes[j].op == "input" and self.nodes[j].name in names:
+                return True
+            stack.extend(self.args[j])
+        return False
+
+    def first_nonfinite(self, values: list[np.ndarray]) -> int | None:
+        """The first node, in evaluation order, whose value is not finite anywhere."""
+        for i, value in enumerate(values):
+            if not np.all(np.isfinite(value)):
+                return i
+        return None
+
+    def fingerprint(self) -> str:
+        """A digest of the program's structure, shapes and constants (for caching)."""
+        digest = hashlib.sha256()
+        for node, args in zip(self.nodes, self.args):
+            digest.update(repr((node.op, args, node.shape, node.name if node.op == "input" else None))
+                          .encode())
+            if node.op == "const":
+                digest.update(np.ascontiguousarray(node.value, dtype=float).tobytes())
+        return digest.hexdigest()
+
+
+def describe(node: Node) -> str:
+    """``log(x - 2) at column 1``: a node as the user wrote it."""
+    if node.term is None:
+        return node.label
+    text = node.term.text.strip()
+    column = node.term.start + 1 + node.term.source.column_offset
+    where = node.term.source.where
+    place = f"column {column}" if where == "expression" else f"{where}, column {column}"
+    return f"{text!r} ({place})"
+
+
+def _topological(root: Node) -> list[Node]:
+    """Post-order depth-first: arguments before users, in argument order (reproducible)."""
+    order: list[Node] = []
+    done: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if expanded:
+            done.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((arg, False) for arg in reversed(node.args) if id(arg) not in done)
+    return order
+
+
+def _align(value: np.ndarray, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """Insert length-1 axes after the batch axis so NumPy broadcasting lines entries up."""
+    missing = len(out_shape) - len(shape)
+    if missing == 0:
+        return value
+    return value.reshape((value.shape[0],) + (1,) * missing + shape)
+
+
+def unbroadcast(contribution: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast contribution back to an argument's shape (the batch axis is kept)."""
+    contribution = np.asarray(contribution, dtype=float)
+    extra = contribution.ndim - 1 - len(shape)
+    if extra > 0:
+        contribution = contribution.sum(axis=tuple(range(1, 1 + extra)))
+    stretched = tuple(
+        1 + axis for axis, length in enumerate(shape)
+        if length == 1 and contribution.shape[1 + axis] != 1
+    )
+    if stretched:
+        contribution = contribution.sum(axis=stretched, keepdims=True)
+    return np.broadcast_to(contribution, contribution.shape[:1] + shape)

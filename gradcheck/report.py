@@ -1,0 +1,347 @@
+"""Reports rendered: rich tables for people, the design.md JSON document for programs.
+
+No maths here, and no printing: functions return renderables or plain data, and the CLI
+prints them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from .check import STATUSES, GradientResult, PointResult, ProblemResult, Report
+
+STYLE = {"pass": "green", "kink": "yellow", "fail": "bold red", "error": "bold red"}
+METHODS = ("backprop", "forward", "backward", "central")
+
+#: Arrays with more entries than this show their worst entries and a summary row.
+ROWS_PER_INPUT = 12
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def to_json(report: Report) -> dict:
+    """The design.md document: version, problems (points, gradients, claims), summary."""
+    return {"version": 1, "problems": [_problem_json(p) for p in report.problems],
+            "summary": report.summary}
+
+
+def _problem_json(p: ProblemResult) -> dict:
+    return {
+        "name": p.name,
+        "file": p.file,
+        "line": p.line,
+        "expression": p.expression,
+        "status": p.status,
+        "message": p.message,
+        "seed": p.seed,
+        "tolerance": None if p.tolerance is None else {"rtol": p.tolerance.rtol,
+                                                       "atol": p.tolerance.atol},
+        "points": [_point_json(pt) for pt in p.points],
+        "claims": {n: {"status": c.status, "claim": c.text, "proved": c.proved,
+                       "points": c.points, "counterexample": c.counterexample,
+                       "message": c.message} for n, c in p.claims.items()},
+        "notes": list(p.notes),
+    }
+
+
+def _point_json(pt: PointResult) -> dict:
+    out = {
+        "at": {n: _plain(v) for n, v in pt.at.items()},
+        "random": list(pt.drawn),
+        "value": _plain(pt.value),
+        "symbolic_value": _plain(pt.symbolic_value),
+        "gradient": {n: _gradient_json(g) for n, g in pt.gradient.items()},
+    }
+    if pt.probes is not None:
+        out["probes"] = [{"symbolic": _plain(pr.symbolic), "backprop": pr.backprop,
+                          "forward": _plain(pr.forward), "backward": _plain(pr.backward),
+                          "central": _plain(pr.central), "status": pr.status,
+                          "error": {m: _plain(e) for m, e in pr.errors.items()},
+                          "step": pr.step, "cause": pr.cause} for pr in pt.probes]
+    return out
+
+
+def _gradient_json(g: GradientResult) -> dict:
+    return {
+        "symbolic": _plain(g.symbolic),
+        "backprop": _plain(g.backprop),
+        "forward": _plain(g.forward),
+        "backward": _plain(g.backward),
+        "central": _plain(g.central),
+        "expected": _plain(g.expected),
+        "status": g.status.tolist() if g.status.shape else str(g.status[()]),
+        "error": {m: _plain(e) for m, e in g.errors.items()},
+        "step": _plain(g.step),
+        "causes": [{"index": list(np.unravel_index(k, g.shape)), "status": str(g.status.flat[k]),
+                    "cause": text} for k, text in sorted(g.causes.items())],
+    }
+
+
+def _plain(value):
+    """Floats and nested lists for JSON; NaN and infinities become null."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=float)
+    if array.shape == ():
+        number = float(array)
+        return number if math.isfinite(number) else None
+    return [_plain(v) for v in array]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def render(report: Report) -> RenderableType:
+    """Every problem in full: point, value, gradient table, claims, notes, verdict."""
+    return Group(*(_problem_view(p) for p in report.problems))
+
+
+def _problem_view(p: ProblemResult) -> RenderableType:
+    parts: list[RenderableType] = []
+    title = Text.assemble(("● ", STYLE[p.status]), (p.name, "bold"))
+    if p.file:
+        title.append(f"   {p.file}" + (f":{p.line}" if p.line else ""), style="dim")
+    parts.append(title)
+    if p.status == "error":
+        parts.append(Text.assemble(("  error: ", "bold red"), p.message or ""))
+        return Padding(Group(*parts), (0, 0, 1, 0), expand=False)
+    for i, point in enumerate(p.points):
+        if len(p.points) > 1:
+            parts.append(Text(f"point {i + 1} of {len(p.points)}", style="bold"))
+        parts.extend(_point_view(point, p))
+    if p.claims:
+        parts.append(_claims_table(p))
+    for note in p.notes:
+        parts.append(Text.assemble(("  note: ", "yellow"), note))
+    parts.append(verdict_line(p))
+    return Padding(Group(*parts), (0, 0, 1, 0), expand=False)
+
+
+def _point_view(point: PointResult, p: ProblemResult) -> Iterator[RenderableType]:
+    at = Text("  at  ", style="dim")
+    for i, (name, value) in enumerate(point.at.items()):
+        if i:
+            at.append("   ")
+        at.append(f"{name} = ", style="bold")
+        at.append(format_array(value), style="cyan" if name in point.drawn else "")
+    yield at
+    if point.drawn:
+        yield Text(f"      random (seed {p.seed}): {', '.join(point.drawn)}", style="dim")
+    yield Text.assemble(("  f   ", "dim"), (repr(point.value), "bold"))
+    if point.probes is not None:
+        yield _probe_table(point)
+        return
+    yield _gradient_table(point)
+
+
+def _gradient_table(point: PointResult) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False,
+                  header_style="bold")
+    table.add_column("entry", no_wrap=True)
+    table.add_column("symbolic", no_wrap=True)
+    for method in METHODS:
+        table.add_column(method, no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for name, g in point.gradient.items():
+        for row in _rows(name, g):
+            table.add_row(*row)
+    return Padding(table, (1, 0, 1, 2), expand=False)
+
+
+def _rows(name: str, g: GradientResult) -> Iterator[list]:
+    size = int(np.prod(g.shape, dtype=int))
+    order = list(range(size))
+    shown = order
+    if size > ROWS_PER_INPUT:
+        shown = sorted(order, key=lambda k: _badness(g, k), reverse=True)[:ROWS_PER_INPUT]
+        shown.sort()
+    reference = g.symbolic if g.symbolic is not None else g.backprop
+    for k in shown:
+        index = np.unravel_index(k, g.shape)
+        label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
+        ref = float(reference.flat[k])
+        status = str(g.status.flat[k])
+        cells = [Text(label, style="bold"),
+                 Text(_exact(g.symbolic.flat[k]) if g.symbolic is not None else "—")]
+        for method in METHODS:
+            estimate = getattr(g, method)
+            error = g.errors.get(method)
+            if estimate is None:
+                cells.append(Text("—", style="dim"))
+                continue
+            value = float(estimate.flat[k])
+            cell = agreeing_digits(value, ref, status)
+            if error is not None:
+                cell.append(f"\n{_error(float(error.flat[k]))}", style="dim")
+            cells.append(cell)
+        cells.append(Text(status, style=STYLE[status]))
+        yield cells
+        if k in g.causes:
+            yield [Text(""), Text("  ↳ " + g.causes[k], style=STYLE[status]), "", "", "", "", ""]
+    if len(shown) < size:
+        hidden = size - len(shown)
+        worst = max((float(np.nanmax(g.errors["central"])) if "central" in g.errors else 0.0), 0.0)
+        yield [Text(f"… {hidden} more", style="dim"),
+               Text(f"of {name}; largest central error {_error(worst)}", style="dim"),
+               "", "", "", "", ""]
+
+
+def _badness(g: GradientResult, k: int) -> tuple:
+    status = STATUSES.index(str(g.status.flat[k]))
+    error = float(g.errors["central"].flat[k]) if "central" in g.errors else 0.0
+    return (status, error if math.isfinite(error) else math.inf)
+
+
+def _probe_table(point: PointResult) -> Padding:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for column in ("probe", "symbolic g·u", *(m + (" g·u" if m == "backprop" else "")
+                                                for m in METHODS), "status"):
+        table.add_column(column, no_wrap=True)
+    for i, probe in enumerate(point.probes or []):
+        reference = probe.symbolic if probe.symbolic is not None else probe.backprop
+        cells = [Text(f"u{i + 1}", style="bold"),
+                 Text(_exact(probe.symbolic) if probe.symbolic is not None else "—")]
+        for method in METHODS:
+            cell = agreeing_digits(getattr(probe, method), reference, probe.status)
+            if method in probe.errors:
+                cell.append(f"\n{_error(probe.errors[method])}", style="dim")
+            cells.append(cell)
+        cells.append(Text(probe.status, style=STYLE[probe.status]))
+        table.add_row(*cells)
+        if probe.cause:
+            table.add_row("", Text("  ↳ " + probe.cause, style=STYLE[probe.status]))
+    return Padding(table, (1, 0, 1, 2), expand=False)
+
+
+def _claims_table(p: ProblemResult) -> Padding:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold",
+                  title="claims", title_justify="left", title_style="bold")
+    table.add_column("for", no_wrap=True)
+    table.add_column("claimed derivative")
+    table.add_column("status", no_wrap=True)
+    table.add_column("evidence")
+    for name, claim in p.claims.items():
+        table.add_row(Text(name, style="bold"), claim.text,
+                      Text(claim.status, style=STYLE[claim.status]), claim_evidence(claim))
+    return Padding(table, (0, 0, 1, 2), expand=False)
+
+
+def claim_evidence(claim) -> str:
+    """One sentence: proved, held at N points, or where it fails and by how much."""
+    if claim.status == "pass":
+        if claim.proved:
+            return f"proved by SymPy, and held at {claim.points} points"
+        return f"held at {claim.points} points (SymPy could not simplify the difference to 0)"
+    example = claim.counterexample or {}
+    index = example.get("index") or []
+    where = claim.name + (f"[{', '.join(map(str, index))}]" if index else "")
+    at = ", ".join(f"{n}={format_array(np.asarray(v))}" for n, v in example.get("at", {}).items())
+    text = (f"at {at} the derivative for {where} is {example.get('true'):.10g}, the claim "
+            f"gives {example.get('claimed'):.10g} (off by {example.get('error'):.3g})")
+    return f"{claim.message}; {text}" if claim.message else text
+
+
+def verdict_line(p: ProblemResult) -> Text:
+    """``PASS  4 entries at 1 point; worst central error 3.1e-11 (rtol 1e-06, atol 1e-09)``."""
+    counts = dict.fromkeys(STATUSES, 0)
+    worst = 0.0
+    for point in p.points:
+        for g in point.gradient.values():
+            for status in g.status.flat:
+                counts[str(status)] += 1
+            if "central" in g.errors and g.errors["central"].size:
+                worst = max(worst, float(np.nanmax(g.errors["central"])))
+    entries = sum(counts.values())
+    text = Text.assemble((f"  {p.status.upper()}", STYLE[p.status]),
+                         f"  {entries} entr{'y' if entries == 1 else 'ies'}")
+    if len(p.points) > 1:
+        text.append(f" at {len(p.points)} points")
+    details = [f"{counts[s]} {s}" for s in ("fail", "kink", "error") if counts[s]]
+    bad_claims = sum(c.status == "fail" for c in p.claims.values())
+    if bad_claims:
+        details.append(f"{bad_claims} claim{'s' * (bad_claims > 1)} wrong")
+    if details:
+        text.append("; " + ", ".join(details))
+    if any(pt.probes is None for pt in p.points):
+        text.append(f"; worst central error {worst:.1e}")
+    if p.tolerance is not None:
+        text.append(f"  (rtol {p.tolerance.rtol:g}, atol {p.tolerance.atol:g})", style="dim")
+    return text
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def agreeing_digits(value: float, reference: float, status: str) -> Text:
+    """The estimate, its leading digits that agree with the reference plain, the rest marked."""
+    text = _number(value, 12)
+    if not (math.isfinite(value) and math.isfinite(reference)):
+        return Text(text, style="red")
+    ref_text = _number(reference, 12)
+    same = 0
+    for a, b in zip(text, ref_text):
+        if a != b:
+            break
+        same += 1
+    if same == len(text):
+        return Text(text)
+    tail_style = "red" if status in ("fail", "error") else "dim"
+    return Text.assemble(text[:same], (text[same:], tail_style))
+
+
+def _number(value, digits: int) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}" if value != 0 else "0"
+
+
+def _exact(value) -> str:
+    """Every digit a float64 holds (repr round-trips): the reference is shown in full."""
+    value = float(value)
+    return repr(value) if math.isfinite(value) else str(value)
+
+
+def _error(error: float) -> str:
+    if not math.isfinite(error):
+        return "err —"
+    return "err 0" if error == 0 else f"err {error:.1e}"
+
+
+def format_array(value: np.ndarray, digits: int = 6) -> str:
+    """A value in one line: ``-3``, ``[1, 2]``, ``[[1, 2], [3, 4]]``, large ones summarised."""
+    array = np.asarray(value, dtype=float)
+    if array.size > 16:
+        return f"<{' x '.join(map(str, array.shape))} array, |max| {np.max(np.abs(array)):.3g}>"
+    return _nested(array, digits)
+
+
+def _nested(array: np.ndarray, digits: int) -> str:
+    if array.ndim == 0:
+        return f"{float(array):.{digits}g}"
+    return "[" + ", ".join(_nested(a, digits) for a in array) + "]"
+
+
+def derivative_latex(rows) -> list[str]:
+    """One LaTeX line per entry, unwrapped, ready to paste into a write-up."""
+    return [f"\\frac{{\\partial f}}{{\\partial {label}}} = {formula}" for _, _, label, formula in rows]
+
+
+def derivative_view(expression: str, rows) -> RenderableType:
+    """``d/dw1 = ...`` for each entry (``gradcheck diff``)."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column()
+    for _, _, label, formula in rows:
+        table.add_row(f"d/d{label} =", formula)
+    return Group(Text.assemble(("f = ", "dim"), expression), Padding(table, (1, 0, 0, 0)))
