@@ -18,25 +18,47 @@ from .errors import GradcheckError
 FORMATS = click.Choice(["table", "json"])
 
 
-def _console(no_color: bool, stderr: bool = False):
+def _console(no_color: bool):
+    """A console for stdout; --no-color or NO_COLOR means plain text, no escapes at all."""
     from rich.console import Console
 
+    plain = no_color or bool(os.environ.get("NO_COLOR"))
     wide = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-    return Console(no_color=no_color or None, highlight=False, width=wide, stderr=stderr,
-                   soft_wrap=False)
+    return Console(
+        highlight=False, width=wide, soft_wrap=False, **({"color_system": None} if plain else {})
+    )
 
 
 def common(command):
     """--format, --rtol, --atol, --seed, --no-color: shared by every command."""
     options = [
-        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
-                     help="table for people, json (to stdout) for programs."),
-        click.option("--rtol", type=click.FloatRange(min=0), default=None,
-                     help="Relative tolerance for finite differences and claims [default: 1e-06]."),
-        click.option("--atol", type=click.FloatRange(min=0), default=None,
-                     help="Absolute tolerance for finite differences and claims [default: 1e-09]."),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed for randomly drawn values (printed with them)."),
+        click.option(
+            "--format",
+            "fmt",
+            type=FORMATS,
+            default="table",
+            show_default=True,
+            help="table for people, json (to stdout) for programs.",
+        ),
+        click.option(
+            "--rtol",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="Relative tolerance for finite differences and claims [default: 1e-06].",
+        ),
+        click.option(
+            "--atol",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="Absolute tolerance for finite differences and claims [default: 1e-09].",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed for randomly drawn values (printed with them).",
+        ),
         click.option("--no-color", is_flag=True, help="No colours (NO_COLOR is honoured too)."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
@@ -46,16 +68,34 @@ def checking(command):
     """Options of the commands that check gradients (eval, check)."""
     options = [
         click.option("--strict", is_flag=True, help="Count kinks as failures."),
-        click.option("--step", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="A fixed finite-difference step for every method "
-                          "[default: scaled to each input and method]."),
-        click.option("--mode", type=click.Choice(["full", "directional"]), default="full",
-                     show_default=True,
-                     help="full: every entry; directional: g.u along random unit directions u."),
-        click.option("--probes", type=click.IntRange(min=1), default=3, show_default=True,
-                     help="Random directions in --mode directional."),
-        click.option("--points", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Random points to check at (when some values are drawn)."),
+        click.option(
+            "--step",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="A fixed finite-difference step for every method "
+            "[default: scaled to each input and method].",
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice(["full", "directional"]),
+            default="full",
+            show_default=True,
+            help="full: every entry; directional: g.u along random unit directions u.",
+        ),
+        click.option(
+            "--probes",
+            type=click.IntRange(min=1),
+            default=3,
+            show_default=True,
+            help="Random directions in --mode directional.",
+        ),
+        click.option(
+            "--points",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Random points to check at (when some values are drawn).",
+        ),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -78,18 +118,51 @@ def main() -> None:
 
 @main.command("eval")
 @click.argument("expression")
-@click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
-              help="A value: a number, a list like [[1,2],[3,4]], or random(3,3). Repeatable.")
-@click.option("--wrt", metavar="NAMES", help="Comma-separated inputs to differentiate "
-              "[default: every input not used as an index].")
-@click.option("--let", "lets", multiple=True, metavar="NAME=EXPR",
-              help="A named intermediate, usable in later --let and in EXPRESSION. Repeatable.")
-@click.option("--claim", "claims", multiple=True, metavar="NAME=EXPR",
-              help="A hand-derived d(EXPRESSION)/d(NAME) to verify. Repeatable.")
+@click.option(
+    "--at",
+    "at",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A value: a number, a list like [[1,2],[3,4]], or random(3,3). Repeatable.",
+)
+@click.option(
+    "--wrt",
+    metavar="NAMES",
+    help="Comma-separated inputs to differentiate [default: every input not used as an index].",
+)
+@click.option(
+    "--let",
+    "lets",
+    multiple=True,
+    metavar="NAME=EXPR",
+    help="A named intermediate, usable in later --let and in EXPRESSION. Repeatable.",
+)
+@click.option(
+    "--claim",
+    "claims",
+    multiple=True,
+    metavar="NAME=EXPR",
+    help="A hand-derived d(EXPRESSION)/d(NAME) to verify. Repeatable.",
+)
 @checking
 @common
-def eval_command(expression, at, wrt, lets, claims, fmt, rtol, atol, seed, no_color, strict,
-                 step, mode, probes, points):
+def eval_command(
+    expression,
+    at,
+    wrt,
+    lets,
+    claims,
+    fmt,
+    rtol,
+    atol,
+    seed,
+    no_color,
+    strict,
+    step,
+    mode,
+    probes,
+    points,
+):
     """Check the gradient of one scalar EXPRESSION.
 
     Variables given no value with --at are drawn at random (seeded, printed).
@@ -97,12 +170,13 @@ def eval_command(expression, at, wrt, lets, claims, fmt, rtol, atol, seed, no_co
     \b
     Examples:
       gradcheck eval "1/(2+sin(w1*x1)**2+cos(w2*x2))" --at w1=-3 --at x1=-2 --at w2=2 --at x2=-1
-      gradcheck eval "sum(sigmoid(W @ x)**2)" --at "W=[[1,2,3],[3,1,2],[2,3,1]]" --at "x=[[1],[1],[1]]"
+      gradcheck eval "sum(sigmoid(W @ x)**2)" --at "W=[[1,2],[3,1]]" --at "x=[[1],[1]]"
       gradcheck eval "0.5*sum((z - y)**2)" --let "p=V1 @ x + b1" --let "z=V2 @ relu(p) + b2"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
     """
-    from .check import Report, Settings, check, failed
+    from .check import Settings, check, failed
     from .problems import problem
+    from .results import Report
 
     names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
     try:
@@ -110,8 +184,16 @@ def eval_command(expression, at, wrt, lets, claims, fmt, rtol, atol, seed, no_co
     except GradcheckError as error:
         report = Report([failed(expression.strip(), error, expression=expression)])
     else:
-        settings = Settings(rtol=rtol, atol=atol, seed=seed, strict=strict, mode=mode,
-                            probes=probes, points=points, step=step)
+        settings = Settings(
+            rtol=rtol,
+            atol=atol,
+            seed=seed,
+            strict=strict,
+            mode=mode,
+            probes=probes,
+            points=points,
+            step=step,
+        )
         report = check(built, settings)
     _emit(report, fmt, no_color)
     sys.exit(report.exit_code)
@@ -119,8 +201,13 @@ def eval_command(expression, at, wrt, lets, claims, fmt, rtol, atol, seed, no_co
 
 @main.command("diff")
 @click.argument("expression")
-@click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
-              help="Values; only their shapes matter here (e.g. W=random(3,3)).")
+@click.option(
+    "--at",
+    "at",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Values; only their shapes matter here (e.g. W=random(3,3)).",
+)
 @click.option("--wrt", metavar="NAMES", help="Comma-separated inputs [default: all].")
 @click.option("--let", "lets", multiple=True, metavar="NAME=EXPR", help="A named intermediate.")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
@@ -145,10 +232,19 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
     except SymbolicUnavailable as exc:
         _fail(GradcheckError(f"no symbolic derivative: {exc}"), no_color)
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "expression": built.expression,
-                               "derivatives": [{"wrt": n, "index": list(i), "entry": label,
-                                                "formula": f} for n, i, label, f in rows]},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "version": 1,
+                    "expression": built.expression,
+                    "derivatives": [
+                        {"wrt": n, "index": list(i), "entry": label, "formula": f}
+                        for n, i, label, f in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     from .report import derivative_latex, derivative_view
 

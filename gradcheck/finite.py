@@ -40,8 +40,11 @@ def one_sided_step(scale: np.ndarray, eps: float = EPS) -> np.ndarray:
 class Differences:
     """Forward, backward and central estimates for a set of directions (entries or probes).
 
-    ``rounding`` bounds the round-off in the central estimate; ``crossed`` names, per
-    direction, a non-smooth node whose branch changes within the step (or -1).
+    ``rounding`` bounds the round-off in the central estimate and ``one_sided_rounding``
+    in the one-sided ones; ``curvature`` estimates f'' from the central step's points
+    (at a kink it is about jump / step, which is what tells a kink from a curve);
+    ``crossed`` names, per direction, a non-smooth node whose branch changes within the
+    step (or -1).
     """
 
     forward: np.ndarray
@@ -51,10 +54,17 @@ class Differences:
     one_sided_step: np.ndarray
     rounding: np.ndarray
     one_sided_rounding: np.ndarray
+    curvature: np.ndarray
     crossed: np.ndarray
 
+    def one_sided_truncation(self) -> np.ndarray:
+        """A bound on the O(h) truncation error of a one-sided difference: h |f''|."""
+        return self.one_sided_step * np.abs(self.curvature)
 
-def entrywise(evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None) -> Differences:
+
+def entrywise(
+    evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None
+) -> Differences:
     """Differences for every entry of one input, flattened.
 
     ``x`` is the input's value (flattened), ``f0`` the function's value at the point, and
@@ -73,20 +83,15 @@ def entrywise(evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None =
     sides = crossed.reshape(len(moves), n)
     central = _estimates(f0, rows[0], rows[1], moves[0] - x, x - moves[1])
     one_sided = central if shared else _estimates(f0, rows[2], rows[3], moves[2] - x, x - moves[3])
-    return Differences(
-        forward=one_sided[0],
-        backward=one_sided[1],
-        central=central[2],
-        step=hc,
-        one_sided_step=ho,
-        rounding=central[3],
-        one_sided_rounding=one_sided[4],
-        crossed=np.max(sides, axis=0),
-    )
+    return _differences(central, one_sided, hc, ho, np.max(sides, axis=0))
 
 
-def along(evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], scale: float,
-          f0: float, step: float | None = None) -> Differences:
+def along(
+    evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    scale: float,
+    f0: float,
+    step: float | None = None,
+) -> Differences:
     """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t.
 
     ``scale`` is the size of the point along that direction (for a unit ``u``,
@@ -99,24 +104,38 @@ def along(evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], sc
     values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
     central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]))
     one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]))
-    return Differences(
-        forward=one_sided[0],
-        backward=one_sided[1],
-        central=central[2],
-        step=np.array([hc]),
-        one_sided_step=np.array([ho]),
-        rounding=central[3],
-        one_sided_rounding=one_sided[4],
-        crossed=np.array([crossed.max()]),
+    return _differences(
+        central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)])
     )
 
 
-def _estimates(f0, f_up, f_down, h_up, h_down):
-    """forward, backward, central, and round-off bounds for central and one-sided."""
+def _differences(central: dict, one_sided: dict, hc, ho, crossed) -> Differences:
+    return Differences(
+        forward=one_sided["forward"],
+        backward=one_sided["backward"],
+        central=central["central"],
+        step=hc,
+        one_sided_step=ho,
+        rounding=central["rounding"],
+        one_sided_rounding=one_sided["rounding"] * 2,
+        curvature=central["curvature"],
+        crossed=crossed,
+    )
+
+
+def _estimates(f0, f_up, f_down, h_up, h_down) -> dict:
+    """The three differences from f(x), f(x + h_up), f(x - h_down), with their round-off."""
     with np.errstate(all="ignore"):
-        forward = (f_up - f0) / h_up
-        backward = (f0 - f_down) / h_down
-        central = (f_up - f_down) / (h_up + h_down)
         size = np.maximum(np.abs(f0), np.maximum(np.abs(f_up), np.abs(f_down)))
         noise = EVALUATION_ULPS * EPS * size
-        return forward, backward, central, 2 * noise / (h_up + h_down), noise / np.minimum(h_up, h_down)
+        return {
+            "forward": (f_up - f0) / h_up,
+            "backward": (f0 - f_down) / h_down,
+            "central": (f_up - f_down) / (h_up + h_down),
+            # the second difference for unequal steps
+            "curvature": 2
+            * (h_down * f_up - (h_up + h_down) * f0 + h_up * f_down)
+            / (h_up * h_down * (h_up + h_down)),
+            # central: two evaluations' noise over the whole width; one-sided: over one step
+            "rounding": 2 * noise / (h_up + h_down),
+        }

@@ -35,6 +35,7 @@ class Program:
         self.shapes: dict[str, tuple[int, ...]] = {
             name: self.nodes[i].shape for name, i in self.inputs.items()
         }
+        self._needs: dict[frozenset[str], list[bool]] = {}
 
     @property
     def root(self) -> Node:
@@ -61,8 +62,10 @@ class Program:
         if node.op == "input":
             value = np.asarray(inputs[node.name], dtype=float)
             if value.shape[1:] != node.shape:
-                raise ValueProblem(f"{node.name} has {describe_shape(value.shape[1:])}, "
-                                   f"expected {describe_shape(node.shape)}")
+                raise ValueProblem(
+                    f"{node.name} has {describe_shape(value.shape[1:])}, "
+                    f"expected {describe_shape(node.shape)}"
+                )
             return value
         if node.op == "const":
             return node.value[None]
@@ -85,7 +88,7 @@ class Program:
 
         Nodes that do not lead to an input in ``wrt`` get ``None``; so do constants.
         """
-        needs = self._leads_to(set(wrt))
+        needs = self._leads_to(frozenset(wrt))
         adjoints: list[np.ndarray | None] = [None] * len(self.nodes)
         adjoints[self.output] = np.ones_like(values[self.output])
         with np.errstate(all="ignore"):
@@ -111,12 +114,16 @@ class Program:
             # += through fan-out: a node used twice collects both contributions.
             adjoints[j] = contribution if adjoints[j] is None else adjoints[j] + contribution
 
-    def _leads_to(self, wrt: set[str]) -> list[bool]:
+    def _leads_to(self, wrt: frozenset[str]) -> list[bool]:
+        """Which nodes lead to an input in ``wrt`` (only they need adjoints); memoised."""
+        if wrt in self._needs:
+            return self._needs[wrt]
         needs = [False] * len(self.nodes)
         for i, node in enumerate(self.nodes):
             needs[i] = (node.op == "input" and node.name in wrt) or any(
                 needs[j] for j in self.args[i]
             )
+        self._needs[wrt] = needs
         return needs
 
     def gradient(
@@ -139,7 +146,8 @@ class Program:
     def nonsmooth(self) -> list[int]:
         """Positions of the nodes whose derivative jumps somewhere (relu, abs, max ...)."""
         return [
-            i for i, node in enumerate(self.nodes)
+            i
+            for i, node in enumerate(self.nodes)
             if node.op not in ("input", "const") and OPS[node.op].switch is not None
         ]
 
@@ -173,6 +181,15 @@ class Program:
             stack.extend(self.args[j])
         return False
 
+    def first_crossed(self, values: list[np.ndarray], before: dict[int, np.ndarray]) -> np.ndarray:
+        """Per batch row, the first non-smooth node on another side of its switch than in
+        ``before`` (the point's ``branches``); -1 where there is none."""
+        rows = values[self.output].shape[0]
+        crossed = np.full(rows, -1)
+        for i, sides in self.branches(values).items():
+            crossed = np.where((crossed < 0) & sides_changed(sides, before[i], rows), i, crossed)
+        return crossed
+
     def first_nonfinite(self, values: list[np.ndarray]) -> int | None:
         """The first node, in evaluation order, whose value is not finite anywhere."""
         for i, value in enumerate(values):
@@ -184,11 +201,23 @@ class Program:
         """A digest of the program's structure, shapes and constants (for caching)."""
         digest = hashlib.sha256()
         for node, args in zip(self.nodes, self.args):
-            digest.update(repr((node.op, args, node.shape, node.name if node.op == "input" else None))
-                          .encode())
+            digest.update(
+                repr(
+                    (node.op, args, node.shape, node.name if node.op == "input" else None)
+                ).encode()
+            )
             if node.op == "const":
                 digest.update(np.ascontiguousarray(node.value, dtype=float).tobytes())
         return digest.hexdigest()
+
+
+def sides_changed(sides: np.ndarray, before: np.ndarray, rows: int) -> np.ndarray:
+    """Per row, whether any entry is on another side of its switch than before.
+
+    At a switch the point's side is 0, so any move off it counts as a change.
+    """
+    differs = np.broadcast_to(sides != before, (rows, *sides.shape[1:]))
+    return np.any(differs.reshape(rows, -1), axis=1)
 
 
 def describe(node: Node) -> str:
@@ -231,11 +260,14 @@ def _align(value: np.ndarray, shape: tuple[int, ...], out_shape: tuple[int, ...]
 def unbroadcast(contribution: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast contribution back to an argument's shape (the batch axis is kept)."""
     contribution = np.asarray(contribution, dtype=float)
+    if contribution.shape[1:] == shape:
+        return contribution
     extra = contribution.ndim - 1 - len(shape)
     if extra > 0:
         contribution = contribution.sum(axis=tuple(range(1, 1 + extra)))
     stretched = tuple(
-        1 + axis for axis, length in enumerate(shape)
+        1 + axis
+        for axis, length in enumerate(shape)
         if length == 1 and contribution.shape[1 + axis] != 1
     )
     if stretched:

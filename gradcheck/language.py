@@ -68,7 +68,9 @@ class Source:
     column_offset: int = 0
 
     def error(self, kind: type[ExpressionError], message: str, start: int) -> ExpressionError:
-        return kind(message, where=self.where, line=self.line, column=start + 1 + self.column_offset)
+        return kind(
+            message, where=self.where, line=self.line, column=start + 1 + self.column_offset
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +139,9 @@ def _rewrite_caret(text: str) -> tuple[str, list[int]]:
     return "".join(out), columns
 
 
-def parse(text: str, where: str = "expression", *, line: int | None = None, offset: int = 0) -> Term:
+def parse(
+    text: str, where: str = "expression", *, line: int | None = None, offset: int = 0
+) -> Term:
     """Parse and validate one expression.
 
     ``offset`` is the column where the expression starts in what the user typed (after
@@ -181,14 +185,17 @@ def parse_value(text: str, where: str, *, line: int | None = None, offset: int =
     the caller evaluates it.
     """
     stripped = text.strip()
-    if stripped.startswith("random") and stripped[len("random"):].lstrip().startswith("("):
+    if stripped.startswith("random") and stripped[len("random") :].lstrip().startswith("("):
         return _parse_random(text, Source(text, where, line, offset))
     term = parse(text, where=where, line=line, offset=offset)
     names = term.names()
     if names:
-        raise term.source.error(ExpressionError, f"a value cannot refer to {names[0]!r}; "
-                                "use a number, a list like [[1, 2], [3, 4]] or random(3, 3)",
-                                term.start)
+        raise term.source.error(
+            ExpressionError,
+            f"a value cannot refer to {names[0]!r}; "
+            "use a number, a list like [[1, 2], [3, 4]] or random(3, 3)",
+            term.start,
+        )
     return term
 
 
@@ -203,8 +210,11 @@ def _parse_random(text: str, source: Source) -> RandomSpec:
     dims = []
     for arg in call.args:
         if not (isinstance(arg, ast.Constant) and type(arg.value) is int and arg.value >= 1):
-            raise source.error(ExpressionError, "random(...) takes positive integer dimensions, "
-                               "like random(3, 3)", start + arg.col_offset)
+            raise source.error(
+                ExpressionError,
+                "random(...) takes positive integer dimensions, like random(3, 3)",
+                start + arg.col_offset,
+            )
         dims.append(arg.value)
     if len(dims) > 2:
         raise source.error(ExpressionError, "arrays have at most 2 dimensions", start)
@@ -229,8 +239,9 @@ def check_name(name: str, where: str, *, line: int | None = None) -> None:
         raise ExpressionError(f"dunder name {name!r} is not allowed", where=where, line=line)
     if name in FUNCTIONS or name in CONSTANTS:
         kind = "function" if name in FUNCTIONS else "constant"
-        raise ExpressionError(f"{name!r} is a {kind} and cannot be used as a name",
-                              where=where, line=line)
+        raise ExpressionError(
+            f"{name!r} is a {kind} and cannot be used as a name", where=where, line=line
+        )
 
 
 def suggest(name: str, candidates) -> str:
@@ -299,8 +310,15 @@ class _Walker:
     def visit_BinOp(self, node: ast.BinOp) -> Term:
         op = _BINARY.get(type(node.op))
         if op is None:
-            symbol = {ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|", ast.Mod: "%",
-                      ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>"}.get(type(node.op), "?")
+            symbol = {
+                ast.BitXor: "^",
+                ast.BitAnd: "&",
+                ast.BitOr: "|",
+                ast.Mod: "%",
+                ast.FloorDiv: "//",
+                ast.LShift: "<<",
+                ast.RShift: ">>",
+            }.get(type(node.op), "?")
             raise self.fail(node, f"the operator {symbol!r} is not supported")
         return self.make(node, "call", name=op, args=(self.term(node.left), self.term(node.right)))
 
@@ -320,8 +338,11 @@ class _Walker:
                 if isinstance(inner, ast.Name) and inner.id.startswith("__"):
                     raise self.fail(inner, f"dunder name {inner.id!r} is not allowed")
             if isinstance(node.func, ast.Attribute):
-                raise self.fail(node.func, f"method calls like .{node.func.attr}(...) are not "
-                                           "allowed; call functions by name, like sum(x)")
+                raise self.fail(
+                    node.func,
+                    f"method calls like .{node.func.attr}(...) are not "
+                    "allowed; call functions by name, like sum(x)",
+                )
             raise self.fail(node, "only functions can be called, by name, like sin(x)")
         name = node.func.id
         if node.keywords:
@@ -329,21 +350,26 @@ class _Walker:
         if name.startswith("__"):
             raise self.fail(node, f"dunder name {name!r} is not allowed")
         if name == "random":
-            raise self.fail(node, "random(...) is only allowed as a value, e.g. --at W=random(3, 3)")
+            raise self.fail(
+                node, "random(...) is only allowed as a value, e.g. --at W=random(3, 3)"
+            )
         if name not in FUNCTIONS:
             hint = suggest(name, FUNCTIONS)
             raise self.fail(node.func, f"unknown function {name!r}{hint}")
         low, high = FUNCTIONS[name]
         if not low <= len(node.args) <= high:
             count = str(low) if low == high else f"{low} or {high}"
-            raise self.fail(node, f"{name}() takes {count} argument{'s' * (high > 1)}, "
-                                  f"got {len(node.args)}")
+            raise self.fail(
+                node, f"{name}() takes {count} argument{'s' * (high > 1)}, got {len(node.args)}"
+            )
         args = tuple(self.term(arg) for arg in node.args)
         return self.make(node, "call", name=name, args=args)
 
     def visit_Attribute(self, node: ast.Attribute) -> Term:
         if node.attr != "T":
-            raise self.fail(node, f"attribute '.{node.attr}' is not allowed; only .T (transpose) is")
+            raise self.fail(
+                node, f"attribute '.{node.attr}' is not allowed; only .T (transpose) is"
+            )
         return self.make(node, "call", name="transpose", args=(self.term(node.value),))
 
     def visit_Subscript(self, node: ast.Subscript) -> Term:
@@ -351,11 +377,14 @@ class _Walker:
         indices = []
         for part in parts:
             index = self.term(part) if not isinstance(part, ast.Slice) else None
-            if index is None or index.kind not in ("num", "name") or (
-                index.kind == "num" and (index.value != int(index.value) or index.name)
+            if (
+                index is None
+                or index.kind not in ("num", "name")
+                or (index.kind == "num" and (index.value != int(index.value) or index.name))
             ):
-                raise self.fail(part, "an index must be an integer literal or an input name, "
-                                      "like z[2] or z[y]")
+                raise self.fail(
+                    part, "an index must be an integer literal or an input name, like z[2] or z[y]"
+                )
             indices.append(index)
         return self.make(node, "call", name="index", args=(self.term(node.value), *indices))
 
@@ -392,7 +421,9 @@ def build(term: Term, scope: Scope) -> Node:
     if term.kind == "name":
         if term.name not in scope.names:
             hint = suggest(term.name, scope.names)
-            raise term.source.error(ExpressionError, f"unknown name {term.name!r}{hint}", term.start)
+            raise term.source.error(
+                ExpressionError, f"unknown name {term.name!r}{hint}", term.start
+            )
         return scope.names[term.name]
     if term.kind == "list":
         return _build_list(term, scope)
@@ -408,8 +439,9 @@ def _apply(term: Term, op: str, args: list[Node]) -> Node:
     try:
         shape = OPS[op].shape(*(a.shape for a in args))
     except ValueError as exc:
-        raise term.source.error(ShapeError, _shape_message(term, op, args, str(exc)),
-                                term.start) from None
+        raise term.source.error(
+            ShapeError, _shape_message(term, op, args, str(exc)), term.start
+        ) from None
     return Node(op, tuple(args), tuple(shape), term)
 
 
@@ -430,8 +462,12 @@ def _build_list(term: Term, scope: Scope) -> Node:
     items = [build(arg, scope) for arg in term.args]
     shapes = {item.shape for item in items}
     if len(shapes) > 1:
-        raise term.source.error(ShapeError, "the entries of a list must all have the same shape; "
-                                f"got {', '.join(str(s) for s in sorted(shapes))}", term.start)
+        raise term.source.error(
+            ShapeError,
+            "the entries of a list must all have the same shape; "
+            f"got {', '.join(str(s) for s in sorted(shapes))}",
+            term.start,
+        )
     if len(items[0].shape) >= 2:
         raise term.source.error(ShapeError, "arrays have at most 2 dimensions", term.start)
     shape = (len(items), *items[0].shape)
@@ -446,22 +482,31 @@ def _build_index(term: Term, scope: Scope) -> Node:
     positions = term.args[1:]
     if len(positions) > len(base.shape):
         have = "a scalar" if not base.shape else f"{len(base.shape)} dimension(s)"
-        raise term.source.error(ShapeError, f"{term.text!r} has {len(positions)} index(es) but "
-                                f"{_quote(base)} has {have}", term.start)
+        raise term.source.error(
+            ShapeError,
+            f"{term.text!r} has {len(positions)} index(es) but {_quote(base)} has {have}",
+            term.start,
+        )
     indices = []
     for axis, position in enumerate(positions):
         length = base.shape[axis]
         if position.kind == "num":
             if not -length <= position.value < length:
                 raise position.source.error(
-                    ShapeError, f"index {int(position.value)} is out of range for {_quote(base)} "
-                    f"of {describe_shape(base.shape)}", position.start)
+                    ShapeError,
+                    f"index {int(position.value)} is out of range for {_quote(base)} "
+                    f"of {describe_shape(base.shape)}",
+                    position.start,
+                )
             indices.append(Node("const", (), (), position, value=np.array(position.value)))
             continue
         node = build(position, scope)
         if node.op != "input" or node.shape != ():
-            raise position.source.error(ExpressionError, f"the index {position.name!r} must be a "
-                                        "scalar input with an integer value", position.start)
+            raise position.source.error(
+                ExpressionError,
+                f"the index {position.name!r} must be a scalar input with an integer value",
+                position.start,
+            )
         scope.index_axes.setdefault(position.name, []).append(length)
         indices.append(node)
     return _apply(term, "index", [base, *indices])

@@ -156,12 +156,14 @@ def _matmul_g(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _matmul_vjp_a(g, out, a, b):
-    a2, b2 = _as_matrices(a, b)
+    if a.ndim == 3 and b.ndim == 2:  # matrix @ vector: the gradient is an outer product,
+        return g[:, :, None] * b[:, None, :]  # which matmul with inner size 1 does slowly
+    _, b2 = _as_matrices(a, b)
     return (_matmul_g(g, a, b) @ _swap(b2)).reshape(_adjoint_shape(g, a))
 
 
 def _matmul_vjp_b(g, out, a, b):
-    a2, b2 = _as_matrices(a, b)
+    a2, _ = _as_matrices(a, b)
     return (_swap(a2) @ _matmul_g(g, a, b)).reshape(_adjoint_shape(g, b))
 
 
@@ -290,8 +292,15 @@ def _sym_outer(sp, a, b):
     return np.array([[u * v for v in b.flat] for u in a.flat], dtype=object)
 
 
-def _sym_matrix_result(m, shape):
-    return np.array(m.tolist(), dtype=object).reshape(shape)
+def _sym_det(sp, a):
+    with sp.evaluate(True):  # matrix algorithms need canonical forms to cancel terms
+        return np.asarray(sp.Matrix(a.tolist()).det(method="berkowitz"), dtype=object)
+
+
+def _sym_inv(sp, a):
+    with sp.evaluate(True):
+        inverse = sp.Matrix(a.tolist()).inv(method="ADJ")
+    return np.array(inverse.tolist(), dtype=object).reshape(a.shape)
 
 
 def _sym_stack(items):
@@ -346,122 +355,344 @@ def _tie(a, b):
 
 _SQRT_PI = math.sqrt(math.pi)
 
+# fmt: off  (one row per primitive reads as a table; the formatter would scatter it)
 _TABLE = [
     # element-wise arithmetic (the operators)
-    _binary("add", np.add, lambda g, o, a, b: g, lambda g, o, a, b: g,
-            lambda sp, a, b: a + b, summary="a + b"),
-    _binary("sub", np.subtract, lambda g, o, a, b: g, lambda g, o, a, b: -g,
-            lambda sp, a, b: a - b, summary="a - b"),
-    _binary("mul", np.multiply, lambda g, o, a, b: g * b, lambda g, o, a, b: g * a,
-            lambda sp, a, b: a * b, summary="a * b"),
-    _binary("div", np.divide, lambda g, o, a, b: g / b, lambda g, o, a, b: -g * o / b,
-            lambda sp, a, b: a / b, summary="a / b"),
-    _binary("pow", np.power, lambda g, o, a, b: g * b * np.power(a, b - 1),
-            lambda g, o, a, b: g * o * np.log(a),
-            lambda sp, a, b: a**b, summary="a ** b, also a ^ b"),
-    Op("neg", (1, 1), broadcast_shape, np.negative, (lambda g, o, x: -g,),
-       lambda sp, x: -x, elementwise=True, public=False, summary="-x"),
+    _binary(
+        "add",
+        np.add,
+        lambda g, o, a, b: g,
+        lambda g, o, a, b: g,
+        lambda sp, a, b: a + b,
+        summary="a + b",
+    ),
+    _binary(
+        "sub",
+        np.subtract,
+        lambda g, o, a, b: g,
+        lambda g, o, a, b: -g,
+        lambda sp, a, b: a - b,
+        summary="a - b",
+    ),
+    _binary(
+        "mul",
+        np.multiply,
+        lambda g, o, a, b: g * b,
+        lambda g, o, a, b: g * a,
+        lambda sp, a, b: a * b,
+        summary="a * b",
+    ),
+    _binary(
+        "div",
+        np.divide,
+        lambda g, o, a, b: g / b,
+        lambda g, o, a, b: -g * o / b,
+        lambda sp, a, b: a / b,
+        summary="a / b",
+    ),
+    _binary(
+        "pow",
+        np.power,
+        lambda g, o, a, b: g * b * np.power(a, b - 1),
+        lambda g, o, a, b: g * o * np.log(a),
+        lambda sp, a, b: a**b,
+        summary="a ** b, also a ^ b",
+    ),
+    Op(
+        "neg",
+        (1, 1),
+        broadcast_shape,
+        np.negative,
+        (lambda g, o, x: -g,),
+        lambda sp, x: -x,
+        elementwise=True,
+        public=False,
+        summary="-x",
+    ),
     # element-wise functions
-    _unary("sin", np.sin, lambda g, o, x: g * np.cos(x), lambda sp, x: sp.sin(x),
-           summary="sine"),
-    _unary("cos", np.cos, lambda g, o, x: -g * np.sin(x), lambda sp, x: sp.cos(x),
-           summary="cosine"),
-    _unary("tan", np.tan, lambda g, o, x: g * (1 + o * o), lambda sp, x: sp.tan(x),
-           summary="tangent"),
-    _unary("asin", np.arcsin, lambda g, o, x: g / np.sqrt(1 - x * x), lambda sp, x: sp.asin(x),
-           summary="inverse sine"),
-    _unary("acos", np.arccos, lambda g, o, x: -g / np.sqrt(1 - x * x), lambda sp, x: sp.acos(x),
-           summary="inverse cosine"),
-    _unary("atan", np.arctan, lambda g, o, x: g / (1 + x * x), lambda sp, x: sp.atan(x),
-           summary="inverse tangent"),
-    _unary("sinh", np.sinh, lambda g, o, x: g * np.cosh(x), lambda sp, x: sp.sinh(x),
-           summary="hyperbolic sine"),
-    _unary("cosh", np.cosh, lambda g, o, x: g * np.sinh(x), lambda sp, x: sp.cosh(x),
-           summary="hyperbolic cosine"),
-    _unary("tanh", np.tanh, lambda g, o, x: g * (1 - o * o), lambda sp, x: sp.tanh(x),
-           summary="hyperbolic tangent"),
-    _unary("exp", np.exp, lambda g, o, x: g * o, lambda sp, x: sp.exp(x),
-           summary="e ** x"),
-    _unary("log", np.log, lambda g, o, x: g / x, lambda sp, x: sp.log(x),
-           summary="natural logarithm"),
-    _unary("sqrt", np.sqrt, lambda g, o, x: g / (2 * o), lambda sp, x: sp.sqrt(x),
-           summary="square root"),
-    _unary("abs", np.abs, lambda g, o, x: g * np.sign(x), lambda sp, x: sp.Abs(x),
-           summary="absolute value", switch=lambda x: x, complex_safe=False),
-    _unary("sign", np.sign, lambda g, o, x: 0 * g, lambda sp, x: sp.sign(x),
-           summary="-1, 0 or 1", switch=lambda x: x, complex_safe=False),
-    _unary("sigmoid", _stable_sigmoid, lambda g, o, x: g * o * (1 - o),
-           lambda sp, x: 1 / (1 + sp.exp(-x)), summary="1 / (1 + exp(-x))"),
-    _unary("relu", lambda x: np.maximum(x, 0.0), lambda g, o, x: g * (x > 0),
-           lambda sp, x: sp.Max(x, 0), summary="max(x, 0)", switch=lambda x: x,
-           complex_safe=False),
-    _unary("softplus", lambda x: np.logaddexp(0.0, x), lambda g, o, x: g * _stable_sigmoid(x),
-           lambda sp, x: sp.log(1 + sp.exp(x)), summary="log(1 + exp(x))"),
-    _unary("erf", _erf, lambda g, o, x: g * (2 / _SQRT_PI) * np.exp(-x * x),
-           lambda sp, x: sp.erf(x), summary="error function", complex_safe=False),
-    _binary("max", np.maximum, lambda g, o, a, b: g * _tie(a, b), lambda g, o, a, b: g * _tie(b, a),
-            lambda sp, a, b: sp.Max(a, b), summary="element-wise larger of a and b",
-            public=True, switch=lambda a, b: a - b, complex_safe=False),
-    _binary("min", np.minimum, lambda g, o, a, b: g * _tie(b, a), lambda g, o, a, b: g * _tie(a, b),
-            lambda sp, a, b: sp.Min(a, b), summary="element-wise smaller of a and b",
-            public=True, switch=lambda a, b: a - b, complex_safe=False),
-    Op("leaky_relu", (1, 2), broadcast_shape, lambda x, s: np.where(x > 0, x, s * x),
-       (lambda g, o, x, s: g * np.where(x > 0, 1.0, s), lambda g, o, x, s: g * np.where(x > 0, 0, x)),
-       lambda sp, x, s: sp.Max(x, 0) + s * sp.Min(x, 0), elementwise=True,
-       switch=lambda x, s: x, complex_safe=False,
-       summary="x where x > 0, else slope * x (slope 0.01 when left out)"),
+    _unary("sin", np.sin, lambda g, o, x: g * np.cos(x), lambda sp, x: sp.sin(x), summary="sine"),
+    _unary(
+        "cos", np.cos, lambda g, o, x: -g * np.sin(x), lambda sp, x: sp.cos(x), summary="cosine"
+    ),
+    _unary(
+        "tan", np.tan, lambda g, o, x: g * (1 + o * o), lambda sp, x: sp.tan(x), summary="tangent"
+    ),
+    _unary(
+        "asin",
+        np.arcsin,
+        lambda g, o, x: g / np.sqrt(1 - x * x),
+        lambda sp, x: sp.asin(x),
+        summary="inverse sine",
+    ),
+    _unary(
+        "acos",
+        np.arccos,
+        lambda g, o, x: -g / np.sqrt(1 - x * x),
+        lambda sp, x: sp.acos(x),
+        summary="inverse cosine",
+    ),
+    _unary(
+        "atan",
+        np.arctan,
+        lambda g, o, x: g / (1 + x * x),
+        lambda sp, x: sp.atan(x),
+        summary="inverse tangent",
+    ),
+    _unary(
+        "sinh",
+        np.sinh,
+        lambda g, o, x: g * np.cosh(x),
+        lambda sp, x: sp.sinh(x),
+        summary="hyperbolic sine",
+    ),
+    _unary(
+        "cosh",
+        np.cosh,
+        lambda g, o, x: g * np.sinh(x),
+        lambda sp, x: sp.cosh(x),
+        summary="hyperbolic cosine",
+    ),
+    _unary(
+        "tanh",
+        np.tanh,
+        lambda g, o, x: g * (1 - o * o),
+        lambda sp, x: sp.tanh(x),
+        summary="hyperbolic tangent",
+    ),
+    _unary("exp", np.exp, lambda g, o, x: g * o, lambda sp, x: sp.exp(x), summary="e ** x"),
+    _unary(
+        "log", np.log, lambda g, o, x: g / x, lambda sp, x: sp.log(x), summary="natural logarithm"
+    ),
+    _unary(
+        "sqrt",
+        np.sqrt,
+        lambda g, o, x: g / (2 * o),
+        lambda sp, x: sp.sqrt(x),
+        summary="square root",
+    ),
+    _unary(
+        "abs",
+        np.abs,
+        lambda g, o, x: g * np.sign(x),
+        lambda sp, x: sp.Abs(x),
+        summary="absolute value",
+        switch=lambda x: x,
+        complex_safe=False,
+    ),
+    _unary(
+        "sign",
+        np.sign,
+        lambda g, o, x: 0 * g,
+        lambda sp, x: sp.sign(x),
+        summary="-1, 0 or 1",
+        switch=lambda x: x,
+        complex_safe=False,
+    ),
+    _unary(
+        "sigmoid",
+        _stable_sigmoid,
+        lambda g, o, x: g * o * (1 - o),
+        lambda sp, x: 1 / (1 + sp.exp(-x)),
+        summary="1 / (1 + exp(-x))",
+    ),
+    _unary(
+        "relu",
+        lambda x: np.maximum(x, 0.0),
+        lambda g, o, x: g * (x > 0),
+        lambda sp, x: sp.Max(x, 0),
+        summary="max(x, 0)",
+        switch=lambda x: x,
+        complex_safe=False,
+    ),
+    _unary(
+        "softplus",
+        lambda x: np.logaddexp(0.0, x),
+        lambda g, o, x: g * _stable_sigmoid(x),
+        lambda sp, x: sp.log(1 + sp.exp(x)),
+        summary="log(1 + exp(x))",
+    ),
+    _unary(
+        "erf",
+        _erf,
+        lambda g, o, x: g * (2 / _SQRT_PI) * np.exp(-x * x),
+        lambda sp, x: sp.erf(x),
+        summary="error function",
+        complex_safe=False,
+    ),
+    _binary(
+        "max",
+        np.maximum,
+        lambda g, o, a, b: g * _tie(a, b),
+        lambda g, o, a, b: g * _tie(b, a),
+        lambda sp, a, b: sp.Max(a, b),
+        summary="element-wise larger of a and b",
+        public=True,
+        switch=lambda a, b: a - b,
+        complex_safe=False,
+    ),
+    _binary(
+        "min",
+        np.minimum,
+        lambda g, o, a, b: g * _tie(b, a),
+        lambda g, o, a, b: g * _tie(a, b),
+        lambda sp, a, b: sp.Min(a, b),
+        summary="element-wise smaller of a and b",
+        public=True,
+        switch=lambda a, b: a - b,
+        complex_safe=False,
+    ),
+    Op(
+        "leaky_relu",
+        (1, 2),
+        broadcast_shape,
+        lambda x, s: np.where(x > 0, x, s * x),
+        (
+            lambda g, o, x, s: g * np.where(x > 0, 1.0, s),
+            lambda g, o, x, s: g * np.where(x > 0, 0, x),
+        ),
+        lambda sp, x, s: sp.Max(x, 0) + s * sp.Min(x, 0),
+        elementwise=True,
+        switch=lambda x, s: x,
+        complex_safe=False,
+        summary="x where x > 0, else slope * x (slope 0.01 when left out)",
+    ),
     # reductions
-    Op("sum", (1, 1), _scalar, lambda x: np.sum(_rows(x), axis=1),
-       (lambda g, o, x: np.broadcast_to(_per_entry(g, x), _adjoint_shape(g, x)),),
-       lambda sp, x: np.asarray(_sym_total(sp, x), dtype=object), summary="sum of all entries"),
-    Op("mean", (1, 1), _scalar, lambda x: np.mean(_rows(x), axis=1),
-       (lambda g, o, x: np.broadcast_to(_per_entry(g, x) / _rows(x).shape[1],
-                                        _adjoint_shape(g, x)),),
-       lambda sp, x: np.asarray(_sym_total(sp, x) / x.size, dtype=object),
-       summary="mean of all entries"),
-    Op("norm", (1, 1), _scalar, _norm, (lambda g, o, x: _per_entry(g / o, x) * x,),
-       lambda sp, x: np.asarray(sp.sqrt(sp.Add(*(v**2 for v in x.flat))), dtype=object),
-       switch=lambda x: _norm(x), summary="Euclidean (Frobenius) norm"),
-    Op("logsumexp", (1, 1), _scalar, _logsumexp,
-       (lambda g, o, x: _per_entry(g, x) * np.exp(x - _per_entry(o, x)),),
-       lambda sp, x: np.asarray(sp.log(sp.Add(*(sp.exp(v) for v in x.flat))), dtype=object),
-       summary="log(sum(exp(x))), computed stably"),
-    Op("softmax", (1, 1), _same, _softmax, (_softmax_vjp,), _sym_softmax,
-       summary="exp(x) / sum(exp(x)) over all entries"),
+    Op(
+        "sum",
+        (1, 1),
+        _scalar,
+        lambda x: np.sum(_rows(x), axis=1),
+        (lambda g, o, x: np.broadcast_to(_per_entry(g, x), _adjoint_shape(g, x)),),
+        lambda sp, x: np.asarray(_sym_total(sp, x), dtype=object),
+        summary="sum of all entries",
+    ),
+    Op(
+        "mean",
+        (1, 1),
+        _scalar,
+        lambda x: np.mean(_rows(x), axis=1),
+        (
+            lambda g, o, x: np.broadcast_to(
+                _per_entry(g, x) / _rows(x).shape[1], _adjoint_shape(g, x)
+            ),
+        ),
+        lambda sp, x: np.asarray(_sym_total(sp, x) / x.size, dtype=object),
+        summary="mean of all entries",
+    ),
+    Op(
+        "norm",
+        (1, 1),
+        _scalar,
+        _norm,
+        (lambda g, o, x: _per_entry(g / o, x) * x,),
+        lambda sp, x: np.asarray(sp.sqrt(sp.Add(*(v**2 for v in x.flat))), dtype=object),
+        switch=lambda x: _norm(x),
+        summary="Euclidean (Frobenius) norm",
+    ),
+    Op(
+        "logsumexp",
+        (1, 1),
+        _scalar,
+        _logsumexp,
+        (lambda g, o, x: _per_entry(g, x) * np.exp(x - _per_entry(o, x)),),
+        lambda sp, x: np.asarray(sp.log(sp.Add(*(sp.exp(v) for v in x.flat))), dtype=object),
+        summary="log(sum(exp(x))), computed stably",
+    ),
+    Op(
+        "softmax",
+        (1, 1),
+        _same,
+        _softmax,
+        (_softmax_vjp,),
+        _sym_softmax,
+        summary="exp(x) / sum(exp(x)) over all entries",
+    ),
     # linear algebra
-    Op("dot", (2, 2), _dot_shape, lambda a, b: np.sum(_rows(a * b), axis=1),
-       (lambda g, o, a, b: _per_entry(g, b) * b, lambda g, o, a, b: _per_entry(g, a) * a),
-       lambda sp, a, b: np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object),
-       summary="sum(a * b) for two arrays of the same shape"),
-    Op("outer", (2, 2), _outer_shape, lambda a, b: _rows(a)[:, :, None] * _rows(b)[:, None, :],
-       (lambda g, o, a, b: np.sum(g * _rows(b)[:, None, :], axis=2).reshape(
-           _adjoint_shape(g, a)),
-        lambda g, o, a, b: np.sum(g * _rows(a)[:, :, None], axis=1).reshape(
-           _adjoint_shape(g, b))),
-       _sym_outer, summary="outer product of the flattened a and b"),
-    Op("matmul", (2, 2), _matmul_shape, _matmul, (_matmul_vjp_a, _matmul_vjp_b),
-       _sym_matmul, public=False, summary="a @ b"),
-    Op("transpose", (1, 1), _transpose_shape, lambda x: np.swapaxes(x, 1, -1) if x.ndim == 3 else x,
-       (lambda g, o, x: np.swapaxes(g, 1, -1) if g.ndim == 3 else g,),
-       lambda sp, x: x.T, summary="x.T, the transpose"),
-    Op("trace", (1, 1), _square_scalar, lambda a: np.trace(a, axis1=-2, axis2=-1),
-       (lambda g, o, a: _per_entry(g, a) * np.eye(a.shape[-1]),),
-       lambda sp, a: np.asarray(sp.Add(*np.diagonal(a)), dtype=object),
-       summary="sum of the diagonal"),
-    Op("det", (1, 1), _square_scalar, np.linalg.det, (_det_vjp,),
-       lambda sp, a: np.asarray(sp.Matrix(a.tolist()).det(method="berkowitz"), dtype=object),
-       summary="determinant"),
-    Op("inv", (1, 1), _square_same, _inv,
-       (lambda g, o, a: -_swap(o) @ g @ _swap(o),),
-       lambda sp, a: _sym_matrix_result(sp.Matrix(a.tolist()).inv(method="ADJ"), a.shape),
-       summary="matrix inverse"),
-    Op("stack", (1, 1 << 30), lambda *items: (len(items), *items[0]),
-       lambda *items: np.stack(np.broadcast_arrays(*items), axis=1),
-       _EachItem(),
-       lambda sp, *items: _sym_stack(items), public=False, summary="[a, b, c]"),
-    Op("index", (1, 3), lambda x, *i: x[len(i):], _index, (_index_vjp,) + (_no_gradient,) * 2,
-       _sym_index, public=False, summary="z[2], W[0, 1]"),
+    Op(
+        "dot",
+        (2, 2),
+        _dot_shape,
+        lambda a, b: np.sum(_rows(a * b), axis=1),
+        (lambda g, o, a, b: _per_entry(g, b) * b, lambda g, o, a, b: _per_entry(g, a) * a),
+        lambda sp, a, b: np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object),
+        summary="sum(a * b) for two arrays of the same shape",
+    ),
+    Op(
+        "outer",
+        (2, 2),
+        _outer_shape,
+        lambda a, b: _rows(a)[:, :, None] * _rows(b)[:, None, :],
+        (
+            lambda g, o, a, b: np.sum(g * _rows(b)[:, None, :], axis=2).reshape(
+                _adjoint_shape(g, a)
+            ),
+            lambda g, o, a, b: np.sum(g * _rows(a)[:, :, None], axis=1).reshape(
+                _adjoint_shape(g, b)
+            ),
+        ),
+        _sym_outer,
+        summary="outer product of the flattened a and b",
+    ),
+    Op(
+        "matmul",
+        (2, 2),
+        _matmul_shape,
+        _matmul,
+        (_matmul_vjp_a, _matmul_vjp_b),
+        _sym_matmul,
+        public=False,
+        summary="a @ b",
+    ),
+    Op(
+        "transpose",
+        (1, 1),
+        _transpose_shape,
+        lambda x: np.swapaxes(x, 1, -1) if x.ndim == 3 else x,
+        (lambda g, o, x: np.swapaxes(g, 1, -1) if g.ndim == 3 else g,),
+        lambda sp, x: x.T,
+        summary="x.T, the transpose",
+    ),
+    Op(
+        "trace",
+        (1, 1),
+        _square_scalar,
+        lambda a: np.trace(a, axis1=-2, axis2=-1),
+        (lambda g, o, a: _per_entry(g, a) * np.eye(a.shape[-1]),),
+        lambda sp, a: np.asarray(sp.Add(*np.diagonal(a)), dtype=object),
+        summary="sum of the diagonal",
+    ),
+    Op("det", (1, 1), _square_scalar, np.linalg.det, (_det_vjp,), _sym_det, summary="determinant"),
+    Op(
+        "inv",
+        (1, 1),
+        _square_same,
+        _inv,
+        (lambda g, o, a: -_swap(o) @ g @ _swap(o),),
+        _sym_inv,
+        summary="matrix inverse",
+    ),
+    Op(
+        "stack",
+        (1, 1 << 30),
+        lambda *items: (len(items), *items[0]),
+        lambda *items: np.stack(np.broadcast_arrays(*items), axis=1),
+        _EachItem(),
+        lambda sp, *items: _sym_stack(items),
+        public=False,
+        summary="[a, b, c]",
+    ),
+    Op(
+        "index",
+        (1, 3),
+        lambda x, *i: x[len(i) :],
+        _index,
+        (_index_vjp,) + (_no_gradient,) * 2,
+        _sym_index,
+        public=False,
+        summary="z[2], W[0, 1]",
+    ),
 ]
+# fmt: on
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
 

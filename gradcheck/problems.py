@@ -104,10 +104,12 @@ def problem(
     for text in at:
         key, value_text, offset = split_assignment(text, "--at")
         values[key] = (parse_value(value_text, f"--at {key}", offset=offset), f"--at {key}")
-    claim_terms = [parse_binding(text, f"--claim {text.partition('=')[0].strip()}")
-                   for text in claims]
-    return assemble(term, let_terms, values, wrt, claim_terms, name=name or expression.strip(),
-                    step=step)
+    claim_terms = [
+        parse_binding(text, f"--claim {text.partition('=')[0].strip()}") for text in claims
+    ]
+    return assemble(
+        term, let_terms, values, wrt, claim_terms, name=name or expression.strip(), step=step
+    )
 
 
 def assemble(
@@ -145,46 +147,77 @@ def assemble(
     except ShapeError as error:
         shapeless = [n for n in inputs if n not in given and n in error.message]
         if shapeless:
-            error.message += (f"; an input given no value is a scalar: give {shapeless[0]} one, "
-                              f"or a shape, e.g. --at \"{shapeless[0]}=random(3, 3)\"")
+            error.message += (
+                f"; an input given no value is a scalar: give {shapeless[0]} one, "
+                f'or a shape, e.g. --at "{shapeless[0]}=random(3, 3)"'
+            )
         raise
     if root.shape != ():
         raise term.source.error(
-            ShapeError, f"the expression must be a scalar, but it has {describe_shape(root.shape)}; "
-            "reduce it, for example with sum(...)", term.start)
+            ShapeError,
+            f"the expression must be a scalar, but it has {describe_shape(root.shape)}; "
+            "reduce it, for example with sum(...)",
+            term.start,
+        )
     program = Program(root)
     used = set(program.inputs)
     for key, (_, origin) in values.items():
         if key not in used:
-            raise ExpressionError(f"{key!r} is given a value but the expression does not use it"
-                                  f"{suggest(key, used)}", where=origin)
+            raise ExpressionError(
+                f"{key!r} is given a value but the expression does not use it{suggest(key, used)}",
+                where=origin,
+            )
     index_axes = {n: axes for n, axes in scope.index_axes.items() if n in used}
     _check_index_values(index_axes, given)
     chosen = _wrt(wrt, program, index_axes, where.get("wrt", "--wrt"))
     claims = {n: _claim(n, t, scope, program, index_axes) for n, t in claim_terms}
-    notes = tuple(f"--let {n} is not used by the expression" for n in let_names
-                  if not any(node is scope.names[n] for node in program.nodes))
+    notes = tuple(
+        f"--let {n} is not used by the expression"
+        for n in let_names
+        if not any(node is scope.names[n] for node in program.nodes)
+    )
     full = {n: given.get(n, RandomSpec(program.shapes[n])) for n in program.inputs}
-    return Problem(name, term.source.text.strip(), program, full, chosen, index_axes, claims,
-                   tuple(let_names), rtol, atol, step, file, line, notes)
+    return Problem(
+        name,
+        term.source.text.strip(),
+        program,
+        full,
+        chosen,
+        index_axes,
+        claims,
+        tuple(let_names),
+        rtol,
+        atol,
+        step,
+        file,
+        line,
+        notes,
+    )
 
 
 def _check_lets(let_terms) -> list[str]:
     names: list[str] = []
     for let_name, let_term in let_terms:
         if let_name in names:
-            raise ExpressionError(f"{let_name!r} is defined twice", where=let_term.source.where,
-                                  line=let_term.source.line)
+            raise ExpressionError(
+                f"{let_name!r} is defined twice",
+                where=let_term.source.where,
+                line=let_term.source.line,
+            )
         used = let_term.names()
         if let_name in used:
-            raise let_term.source.error(ExpressionError, f"{let_name!r} is defined in terms of "
-                                        "itself", let_term.start)
+            raise let_term.source.error(
+                ExpressionError, f"{let_name!r} is defined in terms of itself", let_term.start
+            )
         names.append(let_name)
-    for i, (let_name, let_term) in enumerate(let_terms):
+    for i, (_, let_term) in enumerate(let_terms):
         for later, _ in let_terms[i + 1 :]:
             if later in let_term.names():
-                raise let_term.source.error(ExpressionError, f"{later!r} is used before it is "
-                                            "defined; define it in an earlier let", let_term.start)
+                raise let_term.source.error(
+                    ExpressionError,
+                    f"{later!r} is used before it is defined; define it in an earlier let",
+                    let_term.start,
+                )
     return names
 
 
@@ -201,8 +234,10 @@ def _input_names(term: Term, let_terms, let_names) -> list[str]:
 def _value(key: str, raw, origin: str, inputs: list[str]):
     """A given value as an array (or a RandomSpec), validated."""
     if key not in inputs:
-        raise ExpressionError(f"{key!r} is given a value but the expression does not use it"
-                              f"{suggest(key, inputs)}", where=origin)
+        raise ExpressionError(
+            f"{key!r} is given a value but the expression does not use it{suggest(key, inputs)}",
+            where=origin,
+        )
     if isinstance(raw, RandomSpec):
         return raw
     if isinstance(raw, Term):
@@ -211,8 +246,10 @@ def _value(key: str, raw, origin: str, inputs: list[str]):
     else:
         value = np.asarray(raw, dtype=float)
     if value.ndim > 2:
-        raise ValueProblem(f"{key} has {value.ndim} dimensions; gradcheck takes scalars, "
-                           "vectors and matrices", where=origin)
+        raise ValueProblem(
+            f"{key} has {value.ndim} dimensions; gradcheck takes scalars, vectors and matrices",
+            where=origin,
+        )
     if value.size == 0:
         raise ValueProblem(f"{key} is empty", where=origin)
     if not np.all(np.isfinite(value)):
@@ -232,11 +269,15 @@ def _check_index_values(index_axes, given) -> None:
         if isinstance(value, np.ndarray):
             v = float(value)
             if v != int(v):
-                raise ValueProblem(f"{n} is used as an index, so its value must be an integer; "
-                                   f"got {v:g}", where=f"--at {n}")
+                raise ValueProblem(
+                    f"{n} is used as an index, so its value must be an integer; got {v:g}",
+                    where=f"--at {n}",
+                )
             if not all(-length <= v < length for length in axes):
-                raise ValueProblem(f"{n} = {int(v)} is out of range as an index (axis of length "
-                                   f"{min(axes)})", where=f"--at {n}")
+                raise ValueProblem(
+                    f"{n} = {int(v)} is out of range as an index (axis of length {min(axes)})",
+                    where=f"--at {n}",
+                )
 
 
 def _wrt(wrt, program: Program, index_axes, origin: str) -> tuple[str, ...]:
@@ -245,11 +286,13 @@ def _wrt(wrt, program: Program, index_axes, origin: str) -> tuple[str, ...]:
     chosen = []
     for n in wrt:
         if n not in program.inputs:
-            raise ExpressionError(f"{n!r} is not an input of the expression"
-                                  f"{suggest(n, program.inputs)}", where=origin)
+            raise ExpressionError(
+                f"{n!r} is not an input of the expression{suggest(n, program.inputs)}", where=origin
+            )
         if n in index_axes:
-            raise ExpressionError(f"{n!r} is used as an index and cannot be differentiated",
-                                  where=origin)
+            raise ExpressionError(
+                f"{n!r} is used as an index and cannot be differentiated", where=origin
+            )
         if n not in chosen:
             chosen.append(n)
     if not chosen:
@@ -260,16 +303,22 @@ def _wrt(wrt, program: Program, index_axes, origin: str) -> tuple[str, ...]:
 def _claim(name: str, term: Term, scope: Scope, program: Program, index_axes) -> Claim:
     origin = term.source.where
     if name not in program.inputs:
-        raise ExpressionError(f"{name!r} is not an input of the expression"
-                              f"{suggest(name, program.inputs)}", where=origin)
+        raise ExpressionError(
+            f"{name!r} is not an input of the expression{suggest(name, program.inputs)}",
+            where=origin,
+        )
     if name in index_axes:
         raise ExpressionError(f"{name!r} is used as an index and has no derivative", where=origin)
     node = build(term, scope)
     shape = program.shapes[name]
     if node.shape not in ((), shape, shape[::-1]):
-        raise term.source.error(ShapeError, f"the claimed derivative for {name} has "
-                                f"{describe_shape(node.shape)}, but {name} has "
-                                f"{describe_shape(shape)}", term.start)
+        raise term.source.error(
+            ShapeError,
+            f"the claimed derivative for {name} has "
+            f"{describe_shape(node.shape)}, but {name} has "
+            f"{describe_shape(shape)}",
+            term.start,
+        )
     return Claim(name, term.source.text.strip(), Program(node))
 
 

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .check import STATUSES, GradientResult, PointResult, ProblemResult, Report
+from .results import STATUSES, GradientResult, PointResult, ProblemResult, Report
 
 STYLE = {"pass": "green", "kink": "yellow", "fail": "bold red", "error": "bold red"}
 METHODS = ("backprop", "forward", "backward", "central")
@@ -29,8 +29,11 @@ ROWS_PER_INPUT = 12
 
 def to_json(report: Report) -> dict:
     """The design.md document: version, problems (points, gradients, claims), summary."""
-    return {"version": 1, "problems": [_problem_json(p) for p in report.problems],
-            "summary": report.summary}
+    return {
+        "version": 1,
+        "problems": [_problem_json(p) for p in report.problems],
+        "summary": report.summary,
+    }
 
 
 def _problem_json(p: ProblemResult) -> dict:
@@ -42,12 +45,21 @@ def _problem_json(p: ProblemResult) -> dict:
         "status": p.status,
         "message": p.message,
         "seed": p.seed,
-        "tolerance": None if p.tolerance is None else {"rtol": p.tolerance.rtol,
-                                                       "atol": p.tolerance.atol},
+        "tolerance": None
+        if p.tolerance is None
+        else {"rtol": p.tolerance.rtol, "atol": p.tolerance.atol},
         "points": [_point_json(pt) for pt in p.points],
-        "claims": {n: {"status": c.status, "claim": c.text, "proved": c.proved,
-                       "points": c.points, "counterexample": c.counterexample,
-                       "message": c.message} for n, c in p.claims.items()},
+        "claims": {
+            n: {
+                "status": c.status,
+                "claim": c.text,
+                "proved": c.proved,
+                "points": c.points,
+                "counterexample": c.counterexample,
+                "message": c.message,
+            }
+            for n, c in p.claims.items()
+        },
         "notes": list(p.notes),
     }
 
@@ -61,11 +73,20 @@ def _point_json(pt: PointResult) -> dict:
         "gradient": {n: _gradient_json(g) for n, g in pt.gradient.items()},
     }
     if pt.probes is not None:
-        out["probes"] = [{"symbolic": _plain(pr.symbolic), "backprop": pr.backprop,
-                          "forward": _plain(pr.forward), "backward": _plain(pr.backward),
-                          "central": _plain(pr.central), "status": pr.status,
-                          "error": {m: _plain(e) for m, e in pr.errors.items()},
-                          "step": pr.step, "cause": pr.cause} for pr in pt.probes]
+        out["probes"] = [
+            {
+                "symbolic": _plain(pr.symbolic),
+                "backprop": pr.backprop,
+                "forward": _plain(pr.forward),
+                "backward": _plain(pr.backward),
+                "central": _plain(pr.central),
+                "status": pr.status,
+                "error": {m: _plain(e) for m, e in pr.errors.items()},
+                "step": pr.step,
+                "cause": pr.cause,
+            }
+            for pr in pt.probes
+        ]
     return out
 
 
@@ -80,8 +101,14 @@ def _gradient_json(g: GradientResult) -> dict:
         "status": g.status.tolist() if g.status.shape else str(g.status[()]),
         "error": {m: _plain(e) for m, e in g.errors.items()},
         "step": _plain(g.step),
-        "causes": [{"index": list(np.unravel_index(k, g.shape)), "status": str(g.status.flat[k]),
-                    "cause": text} for k, text in sorted(g.causes.items())],
+        "causes": [
+            {
+                "index": list(np.unravel_index(k, g.shape)),
+                "status": str(g.status.flat[k]),
+                "cause": text,
+            }
+            for k, text in sorted(g.causes.items())
+        ],
     }
 
 
@@ -143,17 +170,36 @@ def _point_view(point: PointResult, p: ProblemResult) -> Iterator[RenderableType
 
 
 def _gradient_table(point: PointResult) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False,
-                  header_style="bold")
+    table = Table(
+        box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False, header_style="bold"
+    )
     table.add_column("entry", no_wrap=True)
     table.add_column("symbolic", no_wrap=True)
     for method in METHODS:
         table.add_column(method, no_wrap=True)
     table.add_column("status", no_wrap=True)
+    causes: list[Text] = []
     for name, g in point.gradient.items():
         for row in _rows(name, g):
             table.add_row(*row)
-    return Padding(table, (1, 0, 1, 2), expand=False)
+        causes.extend(_causes(name, g))
+    return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
+
+
+def _causes(name: str, g: GradientResult) -> Iterator[Text]:
+    """A line for each entry that did not simply pass: which entry, and why."""
+    for k, cause in sorted(g.causes.items()):
+        index = np.unravel_index(k, g.shape)
+        label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
+        status = str(g.status.flat[k])
+        yield Text.assemble(
+            "\n" if k == min(g.causes) else "",
+            (label, "bold"),
+            "  ",
+            (status, STYLE[status]),
+            ": ",
+            cause,
+        )
 
 
 def _rows(name: str, g: GradientResult) -> Iterator[list]:
@@ -169,8 +215,10 @@ def _rows(name: str, g: GradientResult) -> Iterator[list]:
         label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
         ref = float(reference.flat[k])
         status = str(g.status.flat[k])
-        cells = [Text(label, style="bold"),
-                 Text(_exact(g.symbolic.flat[k]) if g.symbolic is not None else "—")]
+        cells = [
+            Text(label, style="bold"),
+            Text(_exact(g.symbolic.flat[k]) if g.symbolic is not None else "—"),
+        ]
         for method in METHODS:
             estimate = getattr(g, method)
             error = g.errors.get(method)
@@ -184,14 +232,18 @@ def _rows(name: str, g: GradientResult) -> Iterator[list]:
             cells.append(cell)
         cells.append(Text(status, style=STYLE[status]))
         yield cells
-        if k in g.causes:
-            yield [Text(""), Text("  ↳ " + g.causes[k], style=STYLE[status]), "", "", "", "", ""]
     if len(shown) < size:
         hidden = size - len(shown)
         worst = max((float(np.nanmax(g.errors["central"])) if "central" in g.errors else 0.0), 0.0)
-        yield [Text(f"… {hidden} more", style="dim"),
-               Text(f"of {name}; largest central error {_error(worst)}", style="dim"),
-               "", "", "", "", ""]
+        yield [
+            Text(f"… {hidden} more", style="dim"),
+            Text(f"of {name}; largest central error {_error(worst)}", style="dim"),
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
 
 
 def _badness(g: GradientResult, k: int) -> tuple:
@@ -202,13 +254,19 @@ def _badness(g: GradientResult, k: int) -> tuple:
 
 def _probe_table(point: PointResult) -> Padding:
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-    for column in ("probe", "symbolic g·u", *(m + (" g·u" if m == "backprop" else "")
-                                                for m in METHODS), "status"):
+    for column in (
+        "probe",
+        "symbolic g·u",
+        *(m + (" g·u" if m == "backprop" else "") for m in METHODS),
+        "status",
+    ):
         table.add_column(column, no_wrap=True)
     for i, probe in enumerate(point.probes or []):
         reference = probe.symbolic if probe.symbolic is not None else probe.backprop
-        cells = [Text(f"u{i + 1}", style="bold"),
-                 Text(_exact(probe.symbolic) if probe.symbolic is not None else "—")]
+        cells = [
+            Text(f"u{i + 1}", style="bold"),
+            Text(_exact(probe.symbolic) if probe.symbolic is not None else "—"),
+        ]
         for method in METHODS:
             cell = agreeing_digits(getattr(probe, method), reference, probe.status)
             if method in probe.errors:
@@ -216,21 +274,35 @@ def _probe_table(point: PointResult) -> Padding:
             cells.append(cell)
         cells.append(Text(probe.status, style=STYLE[probe.status]))
         table.add_row(*cells)
-        if probe.cause:
-            table.add_row("", Text("  ↳ " + probe.cause, style=STYLE[probe.status]))
-    return Padding(table, (1, 0, 1, 2), expand=False)
+    causes = [
+        Text.assemble((f"u{i + 1}", "bold"), "  ", (p.status, STYLE[p.status]), ": ", p.cause)
+        for i, p in enumerate(point.probes or [])
+        if p.cause
+    ]
+    return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
 
 
 def _claims_table(p: ProblemResult) -> Padding:
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold",
-                  title="claims", title_justify="left", title_style="bold")
+    table = Table(
+        box=None,
+        pad_edge=False,
+        padding=(0, 2, 0, 0),
+        header_style="bold",
+        title="claims",
+        title_justify="left",
+        title_style="bold",
+    )
     table.add_column("for", no_wrap=True)
     table.add_column("claimed derivative")
     table.add_column("status", no_wrap=True)
     table.add_column("evidence")
     for name, claim in p.claims.items():
-        table.add_row(Text(name, style="bold"), claim.text,
-                      Text(claim.status, style=STYLE[claim.status]), claim_evidence(claim))
+        table.add_row(
+            Text(name, style="bold"),
+            claim.text,
+            Text(claim.status, style=STYLE[claim.status]),
+            claim_evidence(claim),
+        )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
 
@@ -244,8 +316,10 @@ def claim_evidence(claim) -> str:
     index = example.get("index") or []
     where = claim.name + (f"[{', '.join(map(str, index))}]" if index else "")
     at = ", ".join(f"{n}={format_array(np.asarray(v))}" for n, v in example.get("at", {}).items())
-    text = (f"at {at} the derivative for {where} is {example.get('true'):.10g}, the claim "
-            f"gives {example.get('claimed'):.10g} (off by {example.get('error'):.3g})")
+    text = (
+        f"at {at} the derivative for {where} is {example.get('true'):.10g}, the claim "
+        f"gives {example.get('claimed'):.10g} (off by {example.get('error'):.3g})"
+    )
     return f"{claim.message}; {text}" if claim.message else text
 
 
@@ -260,11 +334,14 @@ def verdict_line(p: ProblemResult) -> Text:
             if "central" in g.errors and g.errors["central"].size:
                 worst = max(worst, float(np.nanmax(g.errors["central"])))
     entries = sum(counts.values())
-    text = Text.assemble((f"  {p.status.upper()}", STYLE[p.status]),
-                         f"  {entries} entr{'y' if entries == 1 else 'ies'}")
+    text = Text.assemble(
+        (f"  {p.status.upper()}", STYLE[p.status]),
+        f"  {entries} entr{'y' if entries == 1 else 'ies'}",
+    )
     if len(p.points) > 1:
         text.append(f" at {len(p.points)} points")
-    details = [f"{counts[s]} {s}" for s in ("fail", "kink", "error") if counts[s]]
+    nouns = {"fail": "failure", "kink": "kink", "error": "error"}
+    details = [f"{counts[s]} {nouns[s]}{'s' * (counts[s] > 1)}" for s in nouns if counts[s]]
     bad_claims = sum(c.status == "fail" for c in p.claims.values())
     if bad_claims:
         details.append(f"{bad_claims} claim{'s' * (bad_claims > 1)} wrong")
@@ -334,7 +411,9 @@ def _nested(array: np.ndarray, digits: int) -> str:
 
 def derivative_latex(rows) -> list[str]:
     """One LaTeX line per entry, unwrapped, ready to paste into a write-up."""
-    return [f"\\frac{{\\partial f}}{{\\partial {label}}} = {formula}" for _, _, label, formula in rows]
+    return [
+        f"\\frac{{\\partial f}}{{\\partial {label}}} = {formula}" for _, _, label, formula in rows
+    ]
 
 
 def derivative_view(expression: str, rows) -> RenderableType:

@@ -4,86 +4,29 @@ The program is expanded into one SymPy expression over the scalar entries of the
 (``W[0,1]`` is a symbol). Its gradient is then taken by SymPy's own derivative rules
 (``fdiff`` for every function), accumulated in reverse over the expression's DAG, so the
 work grows with the size of the expression rather than with inputs times size, as
-``diff`` per entry would. The result is a *tape*: a straight-line program over a closed
-vocabulary (add, mul, pow and SymPy's function names) that mpmath evaluates at 30 digits.
-
-A tape is plain data, so it is cached on disk: a repeated check needs no SymPy import
-(which alone costs about half a second).
+``diff`` per entry would. The result is a *tape* (see ``tape.py``), which mpmath
+evaluates at 30 digits and which is cached on disk.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
-import os
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .graph import Program
 from .ops import OPS
+from .tape import OPERATIONS, Tape, cache_key, load, store
 
 #: Above this many scalar operations in the expanded expression, symbolic is skipped.
-SIZE_LIMIT = 100_000
-
-#: Working precision of the ground truth, in decimal digits.
-DIGITS = 30
-
-TAPE_FORMAT = 1
+SIZE_LIMIT = 5_000
 
 
 class SymbolicUnavailable(Exception):
     """The symbolic derivative cannot be had here (too large, or not evaluable)."""
-
-
-@dataclass(frozen=True)
-class Tape:
-    """A straight-line program computing the value and every gradient entry.
-
-    Slots ``0 .. len(inputs) - 1`` hold the input entries ``(name, flat index)``; each
-    instruction ``(op, *argument slots)`` (or ``("const", text)``) fills the next slot.
-    ``grads[name][k]`` is the slot of d value / d name[k], or -1 where it is zero.
-    """
-
-    inputs: tuple[tuple[str, int], ...]
-    code: tuple[tuple, ...]
-    value: int
-    grads: dict[str, tuple[int, ...]]
-
-    def to_json(self) -> str:
-        return json.dumps({"format": TAPE_FORMAT, "inputs": self.inputs, "code": self.code,
-                           "value": self.value, "grads": self.grads})
-
-    @classmethod
-    def from_json(cls, text: str) -> Tape:
-        data = json.loads(text)
-        if data.get("format") != TAPE_FORMAT:
-            raise ValueError("old tape format")
-        tape = cls(tuple((str(n), int(k)) for n, k in data["inputs"]),
-                   tuple(tuple(step) for step in data["code"]), int(data["value"]),
-                   {str(n): tuple(int(s) for s in slots) for n, slots in data["grads"].items()})
-        tape.validate()
-        return tape
-
-    def validate(self) -> None:
-        """Refuse a tape (say, a damaged cache file) that names unknown ops or slots."""
-        slots = len(self.inputs)
-        for step in self.code:
-            if step[0] == "const":
-                _constant(step[1])
-            elif step[0] not in _MPMATH or not all(
-                isinstance(a, int) and 0 <= a < slots for a in step[1:]
-            ):
-                raise ValueError(f"bad tape step {step!r}")
-            slots += 1
-        if not 0 <= self.value < slots or any(
-            not -1 <= s < slots for grads in self.grads.values() for s in grads
-        ):
-            raise ValueError("bad tape output slot")
 
 
 # ---------------------------------------------------------------- size
@@ -118,26 +61,38 @@ def symbol_names(program: Program) -> dict[str, np.ndarray]:
     return names
 
 
-def lower(program: Program, index_values: Mapping[str, int] | None = None):
+def lower(
+    program: Program, index_values: Mapping[str, int] | None = None, *, evaluate: bool = True
+):
     """The (scalar) program as one SymPy expression, and each input's array of symbols.
 
-    Inputs used as indices take their (integer) values instead of symbols.
+    Inputs used as indices take their (integer) values instead of symbols. With
+    ``evaluate=False`` SymPy keeps the expression as written, without putting each sum
+    and product into canonical order: much faster, and all a tape needs.
 
     Raises:
         SymbolicUnavailable: above the size limit.
     """
-    entries, symbols = lower_array(program, index_values)
+    entries, symbols = lower_array(program, index_values, evaluate=evaluate)
     return _scalar(entries), symbols
 
 
-def lower_array(program: Program, index_values: Mapping[str, int] | None = None):
+def lower_array(
+    program: Program, index_values: Mapping[str, int] | None = None, *, evaluate: bool = True
+):
     """The program's output as an array of SymPy expressions, and the inputs' symbols."""
     import sympy as sp
 
+    with sp.evaluate(evaluate):
+        return _lower_array(sp, program, index_values)
+
+
+def _lower_array(sp, program: Program, index_values: Mapping[str, int] | None):
     size = expanded_size(program)
     if size > SIZE_LIMIT:
-        raise SymbolicUnavailable(f"the expanded expression has about {size:,} operations "
-                                  f"(limit {SIZE_LIMIT:,})")
+        raise SymbolicUnavailable(
+            f"the expanded expression has about {size:,} operations (limit {SIZE_LIMIT:,})"
+        )
     index_values = dict(index_values or {})
     symbols = {}
     for name, entries in symbol_names(program).items():
@@ -191,15 +146,14 @@ def build_tape(expr, symbols: Mapping[str, np.ndarray], wrt) -> Tape:
     """Differentiate ``expr`` in reverse over its DAG, with SymPy's local derivatives."""
     builder = _TapeBuilder(symbols)
     value = builder.emit(expr)
-    forward_steps = len(builder.code)
     adjoints: dict[int, list[int]] = {value: []}
     seed = builder.const("1")
-    for slot in range(builder.first + forward_steps - 1, builder.first - 1, -1):
-        if slot not in adjoints:
+    for slot, node in reversed(builder.exprs):  # users before what they use
+        if slot not in adjoints or node.is_Atom:
             continue
         adjoint = builder.total(adjoints.pop(slot), seed)
         adjoints[slot] = [adjoint]  # settled: kept for the input lookup below
-        for child, local in builder.local_derivatives(slot):
+        for child, local in builder.local_derivatives(slot, node):
             if local is None:  # d/dchild is 1 (sums)
                 adjoints.setdefault(child, []).append(adjoint)
             else:
@@ -228,20 +182,21 @@ class _TapeBuilder:
                 self.inputs.append((name, k))
         self.first = len(self.inputs)
         self.code: list[tuple] = []
-        self.exprs: list = []  # the SymPy expression behind each emitted step
+        self.exprs: list = []  # (slot, SymPy expression) for each step of the function
         self.varying = [True] * self.first
+        self.constants: dict[str, int] = {}
 
-    def step(self, op: str, *args) -> int:
+    def step(self, op: str, *args: int) -> int:
         self.code.append((op, *args))
-        self.exprs.append(None)
-        self.varying.append(True)
+        self.varying.append(any(self.varying[a] for a in args))
         return self.first + len(self.code) - 1
 
     def const(self, text: str) -> int:
-        self.code.append(("const", text))
-        self.exprs.append(None)
-        self.varying.append(False)
-        return self.first + len(self.code) - 1
+        if text not in self.constants:
+            self.code.append(("const", text))
+            self.varying.append(False)
+            self.constants[text] = self.first + len(self.code) - 1
+        return self.constants[text]
 
     def total(self, slots: list[int], seed: int) -> int:
         if not slots:
@@ -249,43 +204,33 @@ class _TapeBuilder:
         return slots[0] if len(slots) == 1 else self.step("add", *slots)
 
     def emit(self, expr) -> int:
-        """Slots for expr and every subexpression not yet emitted (post-order, iterative)."""
-        stack = [(expr, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in self.slot_of:
-                continue
-            if not ready:
-                stack.append((node, True))
-                stack.extend((a, False) for a in reversed(node.args) if a not in self.slot_of)
-                continue
-            self.slot_of[node] = self._emit_one(node)
+        """Slots for the function's expression and its subexpressions, shared where equal."""
+        for node in _post_order(expr, self.slot_of):
+            self.slot_of[node] = self._one(node, self.slot_of)
+            self.exprs.append((self.slot_of[node], node))
         return self.slot_of[expr]
 
-    def _emit_one(self, node) -> int:
+    def emit_bound(self, formula, bound: dict) -> int:
+        """Slots for a derivative formula whose dummies are bound to existing slots."""
+        memo = dict(bound)
+        for node in _post_order(formula, memo):
+            memo[node] = self._one(node, memo)
+        return memo[formula]
+
+    def _one(self, node, slots) -> int:
         sp = self.sp
-        if node.is_Symbol:
-            raise SymbolicUnavailable(f"unexpected symbol {node}")
         if node.is_Number or node.is_NumberSymbol:
             if not node.is_finite:
                 raise SymbolicUnavailable(f"the expression contains {node}")
-            text = "pi" if node is sp.pi else "E" if node is sp.E else _number_text(node)
-            slot = self.const(text)
-        else:
-            name = _step_name(node)
-            args = [self.slot_of[a] for a in node.args]
-            self.code.append((name, *args))
-            self.varying.append(any(self.varying[a] for a in args))
-            slot = self.first + len(self.code) - 1
-            self.exprs.append(None)
-        self.exprs[slot - self.first] = node
-        return slot
+            return self.const(
+                "pi" if node is sp.pi else "E" if node is sp.E else _number_text(node)
+            )
+        if node.is_Symbol:
+            raise SymbolicUnavailable(f"unexpected symbol {node}")
+        return self.step(_step_name(node), *(slots[a] for a in node.args))
 
-    def local_derivatives(self, slot: int):
-        """(child slot, slot of d node / d child or None for 1) for each varying child."""
-        node = self.exprs[slot - self.first]
-        if node is None or node.is_Atom:
-            return []
+    def local_derivatives(self, slot: int, node):
+        """(child slot, slot of d node / d child, or None for 1) for each varying child."""
         sp = self.sp
         args = node.args
         out = []
@@ -299,30 +244,56 @@ class _TapeBuilder:
                 others = [self.slot_of[a] for j, a in enumerate(args) if j != i]
                 out.append((child, others[0] if len(others) == 1 else self.step("mul", *others)))
             else:
-                out.append((child, self.emit(_partial(sp, node, i))))
+                formula, dummies, itself = _partial(type(node), len(args), i)
+                bound = {d: self.slot_of[a] for d, a in zip(dummies, args)}
+                bound[itself] = slot  # tanh's derivative reuses tanh's value, and so on
+                out.append((child, self.emit_bound(formula, bound)))
         return out
 
 
-def _partial(sp, node, i: int):
-    """d node / d args[i], by SymPy: ``fdiff`` where it has one, else ``diff`` on a dummy."""
-    base, exponent = (node.args if isinstance(node, sp.Pow) else (None, None))
-    if base is not None:  # the textbook rules, kept finite at a zero base
-        return exponent * base ** (exponent - 1) if i == 0 else node * sp.log(base)
-    derivative = node.fdiff(i + 1)
-    if derivative.has(sp.Derivative):
-        dummy = sp.Dummy(real=True)
-        args = list(node.args)
-        args[i] = dummy
-        derivative = node.func(*args).diff(dummy).xreplace({dummy: node.args[i]})
-    if derivative.has(sp.Derivative):
-        raise SymbolicUnavailable(f"SymPy has no derivative rule for {node.func.__name__}")
-    return derivative
+def _post_order(expr, done) -> list:
+    """Subexpressions of expr not in ``done``, arguments first (iterative: deep trees)."""
+    order, seen = [], set()
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done or node in seen:
+            continue
+        if ready:
+            seen.add(node)
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if a not in done)
+    return order
+
+
+@functools.cache
+def _partial(func, nargs: int, i: int):
+    """d func(a0, a1, ...) / d(a_i) over real dummies, worked out once per kind of function.
+
+    Returns the formula, the dummies, and func(dummies) itself (so the formula can reuse
+    the node's own value). Pow takes the textbook rules, which stay finite at a zero
+    base; every other function takes SymPy's own derivative.
+    """
+    import sympy as sp
+
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(nargs))
+    itself = func(*dummies)
+    if func is sp.Pow:
+        base, exponent = dummies
+        formula = exponent * base ** (exponent - 1) if i == 0 else itself * sp.log(base)
+    else:
+        formula = itself.diff(dummies[i])
+    if formula.has(sp.Derivative):
+        raise SymbolicUnavailable(f"SymPy has no derivative rule for {func.__name__}")
+    return formula, dummies, itself
 
 
 def _step_name(node) -> str:
     name = type(node).__name__
     name = {"Add": "add", "Mul": "mul", "Pow": "pow"}.get(name, name)
-    if name not in _MPMATH:
+    if name not in OPERATIONS:
         raise SymbolicUnavailable(f"cannot evaluate the SymPy function {name}")
     return name
 
@@ -333,152 +304,28 @@ def _number_text(number) -> str:
     return "mpf:" + ":".join(str(part) for part in number._mpf_)
 
 
-# ---------------------------------------------------------------- evaluation
-
-
-def _heaviside(x, at_zero=None):
-    import mpmath
-
-    if x == 0:
-        return mpmath.mpf(0.5) if at_zero is None else at_zero
-    return mpmath.mpf(1 if x > 0 else 0)
-
-
-def _dirac(x, *rest):
-    import mpmath
-
-    return mpmath.mpf(0) if x != 0 else mpmath.nan
-
-
-def _mp(name):
-    """Look up an mpmath function lazily, so this table costs nothing to import."""
-    def call(*args):
-        import mpmath
-
-        return getattr(mpmath, name)(*args)
-    return call
-
-
-_MPMATH = {
-    "add": lambda *a: _mp("fsum")(a),
-    "mul": lambda *a: _mp("fprod")(a),
-    "pow": _mp("power"),
-    **{f: _mp(f) for f in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-                           "tanh", "exp", "log", "erf", "sign")},
-    "Abs": _mp("fabs"),
-    "Max": lambda *a: max(a),
-    "Min": lambda *a: min(a),
-    "Heaviside": _heaviside,
-    "DiracDelta": _dirac,
-}
-
-
-def _constant(text: str):
-    import mpmath
-
-    if text == "pi":
-        return +mpmath.pi
-    if text == "E":
-        return +mpmath.e
-    if text.startswith("mpf:"):
-        sign, man, exp, bc = (int(p) for p in text[4:].split(":"))
-        return mpmath.mpf((sign, man, exp, bc))
-    p, _, q = text.partition("/")
-    return mpmath.mpf(int(p)) / int(q or 1)
-
-
-def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
-    """The value and gradients at one point, to ``DIGITS`` digits, as Python floats.
-
-    ``point`` maps input names to arrays of their shape. Entries whose derivative is not
-    defined there (or not real) are NaN; a value that is not real raises ValueError.
-    """
-    import mpmath
-
-    with mpmath.workdps(DIGITS):
-        slots: list = [mpmath.mpf(float(np.asarray(point[name]).reshape(-1)[k]))
-                       for name, k in tape.inputs]
-        for step in tape.code:
-            if step[0] == "const":
-                slots.append(_constant(step[1]))
-                continue
-            try:
-                result = _MPMATH[step[0]](*(slots[a] for a in step[1:]))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                result = mpmath.nan
-            slots.append(result if isinstance(result, mpmath.mpf) else mpmath.nan)
-        value = _real(slots[tape.value])
-        if not math.isfinite(value):
-            raise ValueError("the symbolic value is not finite or not real at the point")
-        grads = {name: np.array([_real(slots[s]) if s >= 0 else 0.0 for s in entries])
-                 for name, entries in tape.grads.items()}
-    return value, grads
-
-
-def _real(number) -> float:
-    try:
-        return float(number)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-# ---------------------------------------------------------------- cache
-
-
-def cache_dir() -> Path | None:
-    """Where tapes are kept: $GRADCHECK_CACHE_DIR, else $XDG_CACHE_HOME/gradcheck.
-
-    ``GRADCHECK_NO_CACHE=1`` turns the cache off.
-    """
-    if os.environ.get("GRADCHECK_NO_CACHE"):
-        return None
-    if os.environ.get("GRADCHECK_CACHE_DIR"):
-        return Path(os.environ["GRADCHECK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gradcheck"
-
-
 def tape_for(program: Program, wrt, index_values: Mapping[str, int] | None = None) -> Tape:
     """The gradient tape for ``wrt``, from the cache when it is there.
 
     Raises:
         SymbolicUnavailable: above the size limit, or not evaluable.
     """
-    import hashlib
-
     index_values = dict(index_values or {})
-    key = hashlib.sha256(repr((__version__, TAPE_FORMAT, program.fingerprint(), sorted(wrt),
-                               sorted(index_values.items()))).encode()).hexdigest()
-    folder = cache_dir()
-    path = folder / "tapes" / f"{key}.json" if folder else None
-    if path is not None and path.is_file():
-        try:
-            return Tape.from_json(path.read_text())
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged entry is rebuilt below
-    expr, symbols = lower(program, index_values)
-    tape = build_tape(expr, symbols, wrt)
-    if path is not None:
-        _write_atomically(path, tape.to_json())
+    key = cache_key(__version__, program.fingerprint(), sorted(wrt), sorted(index_values.items()))
+    tape = load(key)
+    if tape is None:
+        expr, symbols = lower(program, index_values, evaluate=False)
+        tape = build_tape(expr, symbols, wrt)
+        store(key, tape)
     return tape
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Concurrent workers may write the same entry; each write is whole or absent."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(text)
-        os.replace(f.name, path)
-    except OSError:
-        pass  # no cache, no harm: a read-only home still gets its answer
 
 
 # ---------------------------------------------------------------- formulas
 
 
-def formulas(program: Program, wrt, index_values: Mapping[str, int] | None = None,
-             simplify: bool = True):
+def formulas(
+    program: Program, wrt, index_values: Mapping[str, int] | None = None, simplify: bool = True
+):
     """Each gradient entry as a SymPy formula (for display and for judging claims)."""
     import sympy as sp
 
@@ -504,7 +351,9 @@ def _tidy(sp, expr, simplify: bool):
     return simpler if sp.count_ops(simpler) <= SIMPLER * size else expr
 
 
-def derivative_table(program: Program, wrt, latex: bool = False) -> list[tuple[str, tuple, str, str]]:
+def derivative_table(
+    program: Program, wrt, latex: bool = False
+) -> list[tuple[str, tuple, str, str]]:
     """(input, index, entry label, formula) for every entry of every input in ``wrt``.
 
     With ``latex`` the label and formula are LaTeX (``W_{0,1}``), else plain text.

@@ -8,6 +8,7 @@ from gradcheck import finite
 
 def evaluator(f, x0):
     """An Evaluate over a plain NumPy function of a vector."""
+
     def evaluate(indices, values):
         out = np.empty(len(indices))
         for r, (k, v) in enumerate(zip(indices, values)):
@@ -15,13 +16,18 @@ def evaluator(f, x0):
             x[k] = v
             out[r] = f(x)
         return out, np.full(len(indices), -1)
+
     return evaluate
 
 
 def test_steps_scale_with_the_input_and_the_order():
     x = np.array([0.0, 1.0, -1000.0])
-    np.testing.assert_allclose(finite.central_step(x), finite.EPS ** (1 / 3) * np.array([1, 1, 1000]))
-    np.testing.assert_allclose(finite.one_sided_step(x), np.sqrt(finite.EPS) * np.array([1, 1, 1000]))
+    np.testing.assert_allclose(
+        finite.central_step(x), finite.EPS ** (1 / 3) * np.array([1, 1, 1000])
+    )
+    np.testing.assert_allclose(
+        finite.one_sided_step(x), np.sqrt(finite.EPS) * np.array([1, 1, 1000])
+    )
 
 
 def test_estimates_have_the_errors_their_order_predicts():
@@ -35,7 +41,9 @@ def test_estimates_have_the_errors_their_order_predicts():
     assert np.all(central_error < one_sided_error)
     # with a step where truncation dominates round-off, forward overestimates and
     # backward underestimates a convex function, by about h f''/2
-    big = finite.entrywise(evaluator(lambda v: np.sum(np.exp(v)), x), x, np.sum(np.exp(x)), step=1e-3)
+    big = finite.entrywise(
+        evaluator(lambda v: np.sum(np.exp(v)), x), x, np.sum(np.exp(x)), step=1e-3
+    )
     np.testing.assert_allclose(big.forward - exact, 0.5e-3 * exact, rtol=1e-2)
     np.testing.assert_allclose(exact - big.backward, 0.5e-3 * exact, rtol=1e-2)
 
@@ -75,5 +83,5 @@ def test_along_a_direction():
     def at(ts):
         return np.array([np.sum((x + t * u) ** 3) for t in ts]), np.full(len(ts), -1)
 
-    d = finite.along(at, float(np.linalg.norm(x)), float(np.sum(x ** 3)))
-    assert d.central[0] == pytest.approx(float(3 * x ** 2 @ u), rel=1e-9)
+    d = finite.along(at, float(np.linalg.norm(x)), float(np.sum(x**3)))
+    assert d.central[0] == pytest.approx(float(3 * x**2 @ u), rel=1e-9)

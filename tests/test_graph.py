@@ -50,8 +50,9 @@ def test_unbroadcast_sums_what_broadcasting_copied():
 def test_lets_are_shared_not_copied():
     from gradcheck.problems import problem
 
-    built = problem("sum(q) + sum(q**2)", lets=["q=relu(V @ x)"],
-                    at=["V=[[1, 2], [3, 4]]", "x=[1, -1]"])
+    built = problem(
+        "sum(q) + sum(q**2)", lets=["q=relu(V @ x)"], at=["V=[[1, 2], [3, 4]]", "x=[1, -1]"]
+    )
     relus = [n for n in built.program.nodes if n.op == "relu"]
     assert len(relus) == 1 and relus[0].name == "q"
 

@@ -85,7 +85,7 @@ def test_columns_count_characters_not_bytes():
 
 def test_binding_columns_point_into_the_whole_option():
     name, term = parse_binding("p=V1 @ x + sin(b1)", "--let p")
-    assert name == "p"
+    assert name == "p" and term.names() == ["V1", "x", "b1"]
     with pytest.raises(ExpressionError) as info:
         parse_binding("q=1 + bad(x)", "--let q")
     assert info.value.column == 7
@@ -95,9 +95,7 @@ def test_binding_columns_point_into_the_whole_option():
 @pytest.mark.parametrize("text", ["x", "x=", "2=x", "sin=x", "pi=3", "__x=1"])
 def test_bad_bindings(text):
     with pytest.raises(ExpressionError):
-        name, term = parse_binding(text, "--let")
-        if not name.isidentifier():
-            raise AssertionError
+        parse_binding(text, "--let")
 
 
 def test_values():
@@ -109,14 +107,17 @@ def test_values():
     np.testing.assert_allclose(node.value, [[1, -2], [3, np.pi]])
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("random(0)", "positive integer"),
-    ("random(2, 2, 2)", "at most 2 dimensions"),
-    ("random(x)", "positive integer"),
-    ("[1, y]", "cannot refer to 'y'"),
-    ("[[1, 2], [3]]", "same shape"),
-    ("[]", "empty lists"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("random(0)", "positive integer"),
+        ("random(2, 2, 2)", "at most 2 dimensions"),
+        ("random(x)", "positive integer"),
+        ("[1, y]", "cannot refer to 'y'"),
+        ("[[1, 2], [3]]", "same shape"),
+        ("[]", "empty lists"),
+    ],
+)
 def test_bad_values(text, words):
     with pytest.raises((ExpressionError, ShapeError)) as info:
         build(parse_value(text, "--at W"), Scope({}))
@@ -138,12 +139,15 @@ def test_broadcast_mismatch():
     assert "a has shape (3,) and b has shape (2,)" in info.value.message
 
 
-@pytest.mark.parametrize(("text", "shapes", "words"), [
-    ("z[3]", {"z": (3,)}, "out of range"),
-    ("z[0, 1]", {"z": (3,)}, "has 2 index(es)"),
-    ("det(W)", {"W": (2, 3)}, "square matrix"),
-    ("dot(a, b)", {"a": (2,), "b": (3,)}, "same shape"),
-])
+@pytest.mark.parametrize(
+    ("text", "shapes", "words"),
+    [
+        ("z[3]", {"z": (3,)}, "out of range"),
+        ("z[0, 1]", {"z": (3,)}, "has 2 index(es)"),
+        ("det(W)", {"W": (2, 3)}, "square matrix"),
+        ("dot(a, b)", {"a": (2,), "b": (3,)}, "same shape"),
+    ],
+)
 def test_shape_rules(text, shapes, words):
     with pytest.raises(ShapeError) as info:
         program(text, **shapes)

@@ -6,6 +6,7 @@ import pytest
 
 from gradcheck import symbolic
 from gradcheck.ops import FUNCTIONS, OPS
+from gradcheck.tape import evaluate
 
 from .conftest import batched, program
 
@@ -32,8 +33,11 @@ def well_conditioned(n):
 UNARY_DOMAIN = {"log": positive, "sqrt": positive, "asin": unit, "acos": unit}
 
 CASES = [
-    *[(f"sum(c * {f}(a))", {"a": UNARY_DOMAIN.get(f, anywhere)(2, 3), "c": anywhere(2, 3)})
-      for f, arity in FUNCTIONS.items() if arity == (1, 1) and OPS[f].elementwise],
+    *[
+        (f"sum(c * {f}(a))", {"a": UNARY_DOMAIN.get(f, anywhere)(2, 3), "c": anywhere(2, 3)})
+        for f, arity in FUNCTIONS.items()
+        if arity == (1, 1) and OPS[f].elementwise
+    ],
     ("sum(c * (a + b))", {"a": anywhere(2, 3), "b": anywhere(3), "c": anywhere(2, 3)}),
     ("sum(c * (a - b))", {"a": anywhere(2, 3), "b": anywhere(2, 1), "c": anywhere(2, 3)}),
     ("sum(c * (a * b))", {"a": anywhere(2, 3), "b": anywhere(), "c": anywhere(2, 3)}),
@@ -85,9 +89,14 @@ def test_vjp_matches_central_differences(text, values):
     values = {n: np.array(v, dtype=float) for n, v in values.items()}
     p = program(text, **{n: np.shape(v) for n, v in values.items()})
     _, grads = p.gradient(batched(**values), values)
-    for name, value in values.items():
-        np.testing.assert_allclose(grads[name][0], central(p, values, name), rtol=1e-6, atol=1e-7,
-                                   err_msg=f"d/d{name} of {text}")
+    for name in values:
+        np.testing.assert_allclose(
+            grads[name][0],
+            central(p, values, name),
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=f"d/d{name} of {text}",
+        )
 
 
 @pytest.mark.parametrize(("text", "values"), CASES, ids=[c[0] for c in CASES])
@@ -95,7 +104,7 @@ def test_sympy_lowering_matches_numpy(text, values):
     p = program(text, **{n: np.shape(v) for n, v in values.items()})
     value, grads = p.gradient(batched(**values), values)
     tape = symbolic.tape_for(p, list(values))
-    sym_value, sym_grads = symbolic.evaluate(tape, values)
+    sym_value, sym_grads = evaluate(tape, values)
     assert sym_value == pytest.approx(float(value[0]), rel=1e-12, abs=1e-13)
     for name in values:
         np.testing.assert_allclose(grads[name][0].ravel(), sym_grads[name], rtol=1e-10, atol=1e-12)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gradcheck import symbolic
+from gradcheck.tape import Tape, evaluate
 
 from .conftest import program
 
@@ -13,8 +14,10 @@ from .conftest import program
 def test_tape_gives_value_and_gradient_to_30_digits():
     p = program("exp(x) * sin(y)")
     tape = symbolic.tape_for(p, ["x", "y"])
-    value, grads = symbolic.evaluate(tape, {"x": np.array(0.3), "y": np.array(1.2)})
-    assert value == np.exp(0.3) * np.sin(1.2) or value == pytest.approx(np.exp(0.3) * np.sin(1.2), rel=1e-15)
+    value, grads = evaluate(tape, {"x": np.array(0.3), "y": np.array(1.2)})
+    assert value == np.exp(0.3) * np.sin(1.2) or value == pytest.approx(
+        np.exp(0.3) * np.sin(1.2), rel=1e-15
+    )
     assert grads["x"][0] == pytest.approx(np.exp(0.3) * np.sin(1.2), rel=1e-15)
     assert grads["y"][0] == pytest.approx(np.exp(0.3) * np.cos(1.2), rel=1e-15)
 
@@ -22,29 +25,29 @@ def test_tape_gives_value_and_gradient_to_30_digits():
 def test_an_input_the_function_ignores_has_gradient_zero():
     p = program("x + 0*y")
     tape = symbolic.tape_for(p, ["x", "y"])
-    _, grads = symbolic.evaluate(tape, {"x": np.array(1.0), "y": np.array(2.0)})
+    _, grads = evaluate(tape, {"x": np.array(1.0), "y": np.array(2.0)})
     assert grads["y"][0] == 0.0
 
 
 def test_kinks_take_sympys_conventions():
     p = program("relu(x) + abs(y)")
     tape = symbolic.tape_for(p, ["x", "y"])
-    _, grads = symbolic.evaluate(tape, {"x": np.array(0.0), "y": np.array(0.0)})
+    _, grads = evaluate(tape, {"x": np.array(0.0), "y": np.array(0.0)})
     assert grads["x"][0] == 0.5  # Heaviside(0) = 1/2
     assert grads["y"][0] == 0.0  # sign(0) = 0
 
 
 def test_sign_has_no_derivative_at_zero():
     tape = symbolic.tape_for(program("sign(x)"), ["x"])
-    assert np.isnan(symbolic.evaluate(tape, {"x": np.array(0.0)})[1]["x"][0])
-    assert symbolic.evaluate(tape, {"x": np.array(2.0)})[1]["x"][0] == 0.0
+    assert np.isnan(evaluate(tape, {"x": np.array(0.0)})[1]["x"][0])
+    assert evaluate(tape, {"x": np.array(2.0)})[1]["x"][0] == 0.0
 
 
 def test_index_inputs_take_their_value():
     p = program("logsumexp(z) - z[y]", z=(3,))
     tape = symbolic.tape_for(p, ["z"], {"y": 2})
     z = np.array([-2.0, 3.0, -3.0])
-    _, grads = symbolic.evaluate(tape, {"z": z, "y": np.array(2.0)})
+    _, grads = evaluate(tape, {"z": z, "y": np.array(2.0)})
     expected = np.exp(z) / np.exp(z).sum() - np.array([0, 0, 1])
     np.testing.assert_allclose(grads["z"], expected, rtol=1e-15)
 
@@ -68,9 +71,9 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     data["code"].append(["__import__", 0])
     entry.write_text(json.dumps(data))
     tape = symbolic.tape_for(p, ["x"])
-    assert symbolic.evaluate(tape, {"x": np.array(2.0)})[1]["x"][0] == 12.0
+    assert evaluate(tape, {"x": np.array(2.0)})[1]["x"][0] == 12.0
     entry.write_text("not json")
-    assert symbolic.evaluate(symbolic.tape_for(p, ["x"]), {"x": np.array(2.0)})[0] == 8.0
+    assert evaluate(symbolic.tape_for(p, ["x"]), {"x": np.array(2.0)})[0] == 8.0
 
 
 def test_no_cache_writes_nothing(tmp_path, monkeypatch):
@@ -81,11 +84,11 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_validate_refuses_unknown_ops_and_slots():
-    bad = symbolic.Tape((("x", 0),), (("system", 0),), 1, {"x": (0,)})
+    bad = Tape((("x", 0),), (("system", 0),), 1, {"x": (0,)})
     with pytest.raises(ValueError):
         bad.validate()
     with pytest.raises(ValueError):
-        symbolic.Tape((("x", 0),), (("sin", 5),), 1, {"x": (0,)}).validate()
+        Tape((("x", 0),), (("sin", 5),), 1, {"x": (0,)}).validate()
 
 
 def test_too_large_is_skipped_with_a_reason():
@@ -99,3 +102,27 @@ def test_formulas_are_what_a_student_would_write():
     assert rows == [("x", (), "x", "-x*y*exp(-x*y) + exp(-x*y)")]
     latex = symbolic.derivative_table(program("W[0, 1]*w1", W=(2, 2)), ["W"], latex=True)
     assert latex[1][2] == "W_{0,1}" and latex[1][3] == "w_{1}"
+
+
+def test_a_cached_check_never_imports_sympy(tmp_path):
+    # The half-second SymPy import is what the cache exists to avoid; guard the design.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from gradcheck.cli import main\n"
+        "try:\n"
+        "    main(['eval', 'sin(x)*y', '--at', 'x=1', '--at', 'y=2'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('sympy' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**__import__("os").environ, "GRADCHECK_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        for _ in range(2)
+    ]
+    assert [r.stderr.strip() for r in runs] == ["True", "False"]

@@ -1,0 +1,135 @@
+"""What a check finds: verdicts with their evidence, from one entry up to a whole run.
+
+Plain data, filled in by ``check`` and rendered by ``report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Severity order: a problem takes the worst status of its parts.
+STATUSES = ("pass", "kink", "fail", "error")
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The most severe of some statuses (``pass`` when there are none)."""
+    return max(statuses, key=STATUSES.index, default="pass")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|estimate - reference| <= atol + rtol * |reference|`` (plus the estimate's round-off)."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass
+class GradientResult:
+    """Every estimate for one input at one point; arrays have the input's shape.
+
+    ``errors`` are relative to the reference (symbolic, else backprop), absolute where
+    it is 0; ``causes`` explains, by flat index, each entry that did not simply pass.
+    """
+
+    shape: tuple[int, ...]
+    symbolic: np.ndarray | None
+    backprop: np.ndarray
+    forward: np.ndarray | None
+    backward: np.ndarray | None
+    central: np.ndarray | None
+    status: np.ndarray
+    errors: dict[str, np.ndarray]
+    expected: np.ndarray | None = None
+    causes: dict[int, str] = field(default_factory=dict)
+    step: np.ndarray | None = None
+
+    @property
+    def worst(self) -> str:
+        return worst(self.status.ravel().tolist())
+
+
+@dataclass
+class ProbeResult:
+    """A directional check: backprop's g . u against differences along a unit u."""
+
+    symbolic: float | None
+    backprop: float
+    forward: float
+    backward: float
+    central: float
+    status: str
+    errors: dict[str, float]
+    step: float
+    cause: str | None = None
+
+
+@dataclass
+class PointResult:
+    """One point: its values, the function's value there, and the gradient estimates."""
+
+    at: dict[str, np.ndarray]
+    drawn: tuple[str, ...]
+    value: float
+    symbolic_value: float | None
+    gradient: dict[str, GradientResult] = field(default_factory=dict)
+    probes: list[ProbeResult] | None = None
+
+    @property
+    def status(self) -> str:
+        if self.probes is not None:
+            return worst(p.status for p in self.probes)
+        return worst(g.worst for g in self.gradient.values())
+
+
+@dataclass
+class ClaimResult:
+    """A claimed formula: whether it holds, proved or tried at points, and where it fails."""
+
+    name: str
+    text: str
+    status: str
+    proved: bool = False
+    points: int = 0
+    counterexample: dict | None = None
+    message: str | None = None
+
+
+@dataclass
+class ProblemResult:
+    """The verdict on one problem, with the evidence for it."""
+
+    name: str
+    expression: str | None
+    status: str
+    file: str | None = None
+    line: int | None = None
+    message: str | None = None
+    points: list[PointResult] = field(default_factory=list)
+    claims: dict[str, ClaimResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seed: int | None = None
+    tolerance: Tolerance | None = None
+
+
+@dataclass
+class Report:
+    """The results of a run, in the order the problems were given."""
+
+    problems: list[ProblemResult]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for p in self.problems:
+            counts[p.status] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0 all pass (kinks allowed), 1 some check failed, 2 some could not be checked."""
+        counts = self.summary
+        return 2 if counts["error"] else 1 if counts["fail"] else 0

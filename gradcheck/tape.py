@@ -1,0 +1,243 @@
+"""Tapes: the symbolic derivative as plain data, evaluated in mpmath, kept on disk.
+
+A tape is a straight-line program over a closed vocabulary (add, mul, pow and SymPy's
+function names) that computes a function and every entry of its gradient. This module
+never imports SymPy: a tape read from the cache is evaluated without it, which is what
+keeps a repeated check fast (importing SymPy alone takes about half a second).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Working precision of the ground truth, in decimal digits.
+DIGITS = 30
+
+TAPE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Tape:
+    """A straight-line program computing the value and every gradient entry.
+
+    Slots ``0 .. len(inputs) - 1`` hold the input entries ``(name, flat index)``; each
+    instruction ``(op, *argument slots)`` (or ``("const", text)``) fills the next slot.
+    ``grads[name][k]`` is the slot of d value / d name[k], or -1 where it is zero.
+    """
+
+    inputs: tuple[tuple[str, int], ...]
+    code: tuple[tuple, ...]
+    value: int
+    grads: dict[str, tuple[int, ...]]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": TAPE_FORMAT,
+                "inputs": self.inputs,
+                "code": self.code,
+                "value": self.value,
+                "grads": self.grads,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Tape:
+        data = json.loads(text)
+        if data.get("format") != TAPE_FORMAT:
+            raise ValueError("old tape format")
+        tape = cls(
+            tuple((str(n), int(k)) for n, k in data["inputs"]),
+            tuple(tuple(step) for step in data["code"]),
+            int(data["value"]),
+            {str(n): tuple(int(s) for s in slots) for n, slots in data["grads"].items()},
+        )
+        tape.validate()
+        return tape
+
+    def validate(self) -> None:
+        """Refuse a tape (say, a damaged cache file) that names unknown ops or slots."""
+        slots = len(self.inputs)
+        for step in self.code:
+            if step[0] == "const":
+                _constant(step[1])
+            elif step[0] not in OPERATIONS or not all(
+                isinstance(a, int) and 0 <= a < slots for a in step[1:]
+            ):
+                raise ValueError(f"bad tape step {step!r}")
+            slots += 1
+        if not 0 <= self.value < slots or any(
+            not -1 <= s < slots for grads in self.grads.values() for s in grads
+        ):
+            raise ValueError("bad tape output slot")
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _heaviside(x, at_zero=None):
+    import mpmath
+
+    if x == 0:
+        return mpmath.mpf(0.5) if at_zero is None else at_zero
+    return mpmath.mpf(1 if x > 0 else 0)
+
+
+def _dirac(x, *rest):
+    import mpmath
+
+    return mpmath.mpf(0) if x != 0 else mpmath.nan
+
+
+def _mp(name):
+    """Look up an mpmath function lazily, so this table costs nothing to import."""
+
+    def call(*args):
+        import mpmath
+
+        return getattr(mpmath, name)(*args)
+
+    return call
+
+
+#: The closed vocabulary of a tape: each step's operation, evaluated in mpmath.
+OPERATIONS = {
+    "add": lambda *a: _mp("fsum")(a),
+    "mul": lambda *a: _mp("fprod")(a),
+    "pow": _mp("power"),
+    **{
+        f: _mp(f)
+        for f in (
+            "sin",
+            "cos",
+            "tan",
+            "asin",
+            "acos",
+            "atan",
+            "sinh",
+            "cosh",
+            "tanh",
+            "exp",
+            "log",
+            "erf",
+            "sign",
+        )
+    },
+    "Abs": _mp("fabs"),
+    "Max": lambda *a: max(a),
+    "Min": lambda *a: min(a),
+    "Heaviside": _heaviside,
+    "DiracDelta": _dirac,
+}
+
+
+def _constant(text: str):
+    import mpmath
+
+    if text == "pi":
+        return +mpmath.pi
+    if text == "E":
+        return +mpmath.e
+    if text.startswith("mpf:"):
+        sign, man, exp, bc = (int(p) for p in text[4:].split(":"))
+        return mpmath.mpf((sign, man, exp, bc))
+    p, _, q = text.partition("/")
+    return mpmath.mpf(int(p)) / int(q or 1)
+
+
+def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
+    """The value and gradients at one point, to ``DIGITS`` digits, as Python floats.
+
+    ``point`` maps input names to arrays of their shape. Entries whose derivative is not
+    defined there (or not real) are NaN; a value that is not real raises ValueError.
+    """
+    import mpmath
+
+    with mpmath.workdps(DIGITS):
+        slots: list = [
+            mpmath.mpf(float(np.asarray(point[name]).reshape(-1)[k])) for name, k in tape.inputs
+        ]
+        for step in tape.code:
+            if step[0] == "const":
+                slots.append(_constant(step[1]))
+                continue
+            try:
+                result = OPERATIONS[step[0]](*(slots[a] for a in step[1:]))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                result = mpmath.nan
+            slots.append(result if isinstance(result, mpmath.mpf) else mpmath.nan)
+        value = _real(slots[tape.value])
+        if not math.isfinite(value):
+            raise ValueError("the symbolic value is not finite or not real at the point")
+        grads = {
+            name: np.array([_real(slots[s]) if s >= 0 else 0.0 for s in entries])
+            for name, entries in tape.grads.items()
+        }
+    return value, grads
+
+
+def _real(number) -> float:
+    try:
+        return float(number)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+# ---------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path | None:
+    """Where tapes are kept: $GRADCHECK_CACHE_DIR, else $XDG_CACHE_HOME/gradcheck.
+
+    ``GRADCHECK_NO_CACHE=1`` turns the cache off.
+    """
+    if os.environ.get("GRADCHECK_NO_CACHE"):
+        return None
+    if os.environ.get("GRADCHECK_CACHE_DIR"):
+        return Path(os.environ["GRADCHECK_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gradcheck"
+
+
+def cache_key(*parts) -> str:
+    """A digest of everything a tape depends on."""
+    return hashlib.sha256(repr((TAPE_FORMAT, *parts)).encode()).hexdigest()
+
+
+def load(key: str) -> Tape | None:
+    """The cached tape for ``key``; None when absent, off, or damaged."""
+    folder = cache_dir()
+    path = folder / "tapes" / f"{key}.json" if folder else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return Tape.from_json(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged entry is rebuilt by the caller
+
+
+def store(key: str, tape: Tape) -> None:
+    """Keep a tape for next time (silently nothing when the cache is off or unwritable)."""
+    folder = cache_dir()
+    if folder is not None:
+        _write_atomically(folder / "tapes" / f"{key}.json", tape.to_json())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Concurrent workers may write the same entry; each write is whole or absent."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        pass  # no cache, no harm: a read-only home still gets its answer

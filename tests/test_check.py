@@ -1,0 +1,253 @@
+"""Verdicts: pass, fail, kink and error, each for the right reason, and named."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gradcheck import Settings, check, problem
+from gradcheck.ops import OPS
+
+
+def result(expression, *, settings=None, **kwargs):
+    (out,) = check(problem(expression, **kwargs), settings or Settings()).problems
+    return out
+
+
+# ---------------------------------------------------------------- the checker can say "wrong"
+
+
+def test_a_planted_wrong_derivative_rule_fails_and_names_the_entry(monkeypatch):
+    # sin's local derivative replaced by sin itself: backprop is now wrong wherever
+    # the gradient flows through sin, and only there.
+    monkeypatch.setitem(OPS, "sin", replace(OPS["sin"], vjps=(lambda g, o, x: g * np.sin(x),)))
+    out = result("1/(2+sin(w1*x1)**2+cos(w2*x2))", at=["w1=-3", "x1=-2", "w2=2", "x2=-1"])
+    assert out.status == "fail"
+    gradient = out.points[0].gradient
+    assert gradient["w1"].status[()] == "fail" and gradient["x1"].status[()] == "fail"
+    assert gradient["w2"].status[()] == "pass" and gradient["x2"].status[()] == "pass"
+    assert "backprop" in gradient["w1"].causes[0] and "symbolic" in gradient["w1"].causes[0]
+
+
+def test_a_planted_wrong_matmul_rule_names_the_array_entries(monkeypatch):
+    matmul = OPS["matmul"]
+    wrong = (lambda g, o, a, b: 2 * matmul.vjps[0](g, o, a, b), matmul.vjps[1])
+    monkeypatch.setitem(OPS, "matmul", replace(matmul, vjps=wrong))
+    out = result("sum(tanh(W @ x))", at=["W=random(2, 3)", "x=random(3)"])
+    assert out.status == "fail"
+    assert set(out.points[0].gradient["W"].status.ravel()) == {"fail"}
+    assert set(out.points[0].gradient["x"].status.ravel()) == {"pass"}
+
+
+def test_a_planted_wrong_forward_is_caught_by_the_symbolic_value(monkeypatch):
+    # A wrong forward with a VJP consistent with it fools finite differences and
+    # backprop alike; only the symbolic value of the expression can tell.
+    wrong = replace(
+        OPS["sigmoid"],
+        forward=lambda x: 1 / (1 + np.exp(-2 * x)),
+        vjps=(lambda g, o, x: 2 * g * o * (1 - o),),
+    )
+    monkeypatch.setitem(OPS, "sigmoid", wrong)
+    out = result("sigmoid(x) * y", at=["x=0.3", "y=2"])
+    assert out.status == "fail"
+    assert any("forward pass disagrees" in n for n in out.notes)
+
+
+def test_a_correct_gradient_passes_with_tiny_errors():
+    out = result("1/(2+sin(w1*x1)**2+cos(w2*x2))")
+    assert out.status == "pass"
+    for g in out.points[0].gradient.values():
+        assert g.errors["backprop"] < 1e-14
+        assert g.errors["central"] < 1e-8
+
+
+# ---------------------------------------------------------------- kinks
+
+
+@pytest.mark.parametrize(
+    ("expression", "at", "node"),
+    [
+        ("relu(x - 1)*y", ["x=1", "y=2"], "relu(x - 1)"),
+        ("abs(x)*y", ["x=0", "y=3"], "abs(x)"),
+        ("max(a, b)", ["a=1", "b=1"], "max(a, b)"),
+        ("min(a, 2*b)", ["a=2", "b=1"], "min(a, 2*b)"),
+        ("leaky_relu(x, 0.1)", ["x=0"], "leaky_relu"),
+        ("norm(v)", ["v=[0, 0]"], "norm(v)"),
+    ],
+)
+def test_kinks_are_named_not_failed(expression, at, node):
+    out = result(expression, at=at)
+    assert out.status == "kink"
+    causes = [c for g in out.points[0].gradient.values() for c in g.causes.values()]
+    assert causes and all(node in c and "one-sided derivatives" in c for c in causes)
+
+
+def test_strict_turns_kinks_into_failures():
+    out = result("relu(x - 1)*y", at=["x=1", "y=2"], settings=Settings(strict=True))
+    assert out.status == "fail"
+
+
+def test_only_the_entries_at_the_kink_are_kinks():
+    out = result("relu(x - 1)*y", at=["x=1", "y=2"])
+    assert out.points[0].gradient["x"].status[()] == "kink"
+    assert out.points[0].gradient["y"].status[()] == "pass"
+
+
+def test_a_smooth_crossing_is_not_a_kink():
+    # relu(x)**2 switches branch at 0, but its derivative is continuous there.
+    out = result("relu(x)**2 + x", at=["x=0"])
+    assert out.status == "pass"
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_a_value_not_finite_at_the_point_is_an_error_naming_the_node():
+    out = result("log(x - 2) + y", at=["x=1", "y=0"])
+    assert out.status == "error"
+    assert "'log(x - 2)'" in out.message and "nan" in out.message and "-1" in out.message
+
+
+def test_overflow_in_a_constant_is_an_error():
+    out = result("exp(1000)*x")
+    assert out.status == "error" and "exp(1000)" in out.message and "inf" in out.message
+
+
+def test_a_derivative_not_finite_at_the_point_is_an_error():
+    out = result("sqrt(x)", at=["x=0"])
+    assert out.status == "error"
+    assert "not finite" in out.points[0].gradient["x"].causes[0]
+
+
+def test_too_close_to_the_edge_of_the_domain():
+    out = result("log(x)", at=["x=1e-9"])
+    assert out.status == "error"
+    assert "edge of its domain" in out.points[0].gradient["x"].causes[0]
+
+
+# ---------------------------------------------------------------- points
+
+
+def test_random_points_are_redrawn_until_the_function_is_finite():
+    out = result("log(x) + sqrt(y) + asin(z)")
+    assert out.status == "pass"
+    at = out.points[0].at
+    assert at["x"] > 0 and at["y"] > 0 and abs(at["z"]) < 1
+
+
+def test_seeded_points_are_reproducible():
+    a = result("sin(x)*y", settings=Settings(seed=3)).points[0].at
+    b = result("sin(x)*y", settings=Settings(seed=3)).points[0].at
+    c = result("sin(x)*y", settings=Settings(seed=4)).points[0].at
+    assert a == b and a != c
+
+
+def test_several_points():
+    out = result("sin(x)*y", settings=Settings(points=3))
+    assert len(out.points) == 3 and out.status == "pass"
+    assert len({float(p.at["x"]) for p in out.points}) == 3
+
+
+def test_given_values_are_not_redrawn():
+    out = result("sin(x)*y", at=["x=0.5"], settings=Settings(points=2))
+    assert [float(p.at["x"]) for p in out.points] == [0.5, 0.5]
+    assert out.points[0].drawn == ("y",)
+
+
+def test_random_arrays_take_their_shape():
+    out = result("sum(W @ x)", at=["W=random(2, 3)", "x=random(3)"])
+    assert out.points[0].at["W"].shape == (2, 3)
+
+
+def test_index_inputs_are_drawn_in_range_and_not_differentiated():
+    out = result("logsumexp(z) - z[y]", at=["z=random(4)"], settings=Settings(points=3))
+    assert out.status == "pass"
+    assert "y" not in out.points[0].gradient
+    assert 0 <= int(out.points[0].at["y"]) < 4
+
+
+# ---------------------------------------------------------------- claims
+
+
+def test_a_right_claim_is_proved():
+    out = result("x*exp(-x*y)", claims=["x=exp(-x*y)*(1-x*y)"])
+    claim = out.claims["x"]
+    assert claim.status == "pass" and claim.proved and claim.points >= 4
+
+
+def test_a_wrong_claim_fails_with_a_counterexample():
+    out = result("x*exp(-x*y)", claims=["y=x*exp(-x*y)"])
+    assert out.status == "fail"
+    example = out.claims["y"].counterexample
+    assert example["claimed"] != pytest.approx(example["true"])
+    assert set(example["at"]) == {"x", "y"}
+
+
+def test_an_array_claim_names_the_wrong_entry():
+    # seed 000's formula grad_W f = 2 q x^T drops the sigmoid's derivative
+    out = result(
+        "sum(sigmoid(W @ x)**2)",
+        lets=["q=sigmoid(W @ x)"],
+        at=["W=[[1,2,3],[3,1,2],[2,3,1]]", "x=[[1],[1],[1]]"],
+        claims=["W=2 * q @ x.T", "x=2 * W.T @ (q * (1 - q) * q)"],
+    )
+    assert out.claims["W"].status == "fail"
+    assert out.claims["x"].status == "pass"
+    assert len(out.claims["W"].counterexample["index"]) == 2
+
+
+def test_a_transposed_claim_fails_and_says_so():
+    out = result("sum(W @ x)", at=["W=random(2, 3)", "x=random(3)"], claims=["W=outer(x, [1, 1])"])
+    assert out.claims["W"].status == "fail"
+    assert "transposed" in out.claims["W"].message
+
+
+def test_a_scalar_claim_broadcasts_over_an_array():
+    out = result("sum(3*v)", at=["v=random(4)"], claims=["v=3"])
+    assert out.claims["v"].status == "pass"
+
+
+# ---------------------------------------------------------------- modes and limits
+
+
+def test_directional_mode_passes_a_correct_gradient():
+    out = result(
+        "sum(tanh(W @ x)**2)",
+        at=["W=random(20, 30)", "x=random(30)"],
+        settings=Settings(mode="directional", probes=4),
+    )
+    assert out.status == "pass" and len(out.points[0].probes) == 4
+
+
+def test_directional_mode_catches_a_planted_bug(monkeypatch):
+    monkeypatch.setitem(OPS, "tanh", replace(OPS["tanh"], vjps=(lambda g, o, x: g * (1 - o),)))
+    out = result(
+        "sum(tanh(W @ x)**2)",
+        at=["W=random(20, 30)", "x=random(30)"],
+        settings=Settings(mode="directional"),
+    )
+    assert out.status == "fail"
+
+
+def test_above_the_size_limit_backprop_is_the_reference(monkeypatch):
+    from gradcheck import symbolic
+
+    monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
+    out = result("sum(tanh(W @ x))", at=["W=random(3, 3)", "x=random(3)"])
+    assert out.status == "pass"
+    assert out.points[0].gradient["W"].symbolic is None
+    assert any("symbolic derivative skipped" in n for n in out.notes)
+
+
+def test_tolerances_from_the_problem_win_over_settings():
+    built = replace(problem("x**3", at=["x=1"]), rtol=0.5)
+    (out,) = check(built, Settings(rtol=1e-12)).problems
+    assert out.tolerance.rtol == 0.5
+    (out,) = check(problem("x**3", at=["x=1"]), Settings(rtol=1e-3)).problems
+    assert out.tolerance.rtol == 1e-3
+
+
+def test_a_huge_step_makes_central_differences_fail():
+    out = result("sin(x)", at=["x=1"], settings=Settings(step=0.5))
+    assert out.status == "fail"
+    assert "central difference" in out.points[0].gradient["x"].causes[0]
