@@ -1,0 +1,181 @@
+"""Benchmarks for the performance targets of design.md (run with ``make bench``).
+
+Times come from Python's own timers: whole processes through ``subprocess`` (median of
+several runs), in-process work through ``time.perf_counter``. Never run as a test: a
+timed assertion on a shared machine is a flaky test.
+
+    python tests/bench.py            # every target
+    python tests/bench.py cold mlp   # some of them
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADCHECK = str(Path(sys.executable).with_name("gradcheck"))
+SEED = "1/(2+sin(w1*x1)**2+cos(w2*x2))"
+SEED_AT = ["--at", "w1=-3", "--at", "x1=-2", "--at", "w2=2", "--at", "x2=-1"]
+
+
+def whole_process(args: list[str], runs: int = 7, env: dict | None = None) -> float:
+    """Median wall time of a whole gradcheck process, after one warm-up run."""
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        subprocess.run([GRADCHECK, *args], capture_output=True, env=env, check=False)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def best_of(fn, repeat: int = 5) -> float:
+    """The fastest of a few in-process runs (the least disturbed by the noisy machine)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def mlp(n_in: int, hidden: int, n_out: int, seed: int = 0):
+    """A two-layer tanh network with quadratic loss, and values for it."""
+    from gradcheck import problem
+
+    rng = np.random.default_rng(seed)
+    built = problem(
+        "0.5 * sum((W2 @ tanh(W1 @ x + b1) + b2 - y)**2)",
+        at=[
+            f"W1=random({hidden}, {n_in})",
+            f"b1=random({hidden})",
+            f"W2=random({n_out}, {hidden})",
+            f"b2=random({n_out})",
+            f"x=random({n_in})",
+            f"y=random({n_out})",
+        ],
+        wrt=["W1", "b1", "W2", "b2"],
+    )
+    scale = {"W1": 1 / np.sqrt(n_in), "W2": 1 / np.sqrt(hidden)}
+    values = {n: rng.normal(size=built.shapes[n]) * scale.get(n, 1.0) for n in built.shapes}
+    inputs = sum(int(np.prod(built.shapes[n])) for n in built.wrt)
+    return built, values, inputs
+
+
+def with_values(built, values):
+    from dataclasses import replace
+
+    return replace(built, values={n: np.asarray(v) for n, v in values.items()})
+
+
+# ---------------------------------------------------------------- targets
+
+
+def cold():
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "GRADCHECK_CACHE_DIR": cache}
+        warm = whole_process(["eval", SEED, *SEED_AT], env=env)
+    empty = whole_process(
+        ["eval", SEED, *SEED_AT], env={**os.environ, "GRADCHECK_NO_CACHE": "1"}, runs=5
+    )
+    yield "cold eval of the seed expression (cache warm)", warm, 0.5, "s"
+    yield "cold eval of the seed expression (no cache)", empty, None, "s"
+
+
+def backprop_ratio():
+    built, values, _ = mlp(300, 300, 10)
+    program = built.program
+    inputs = {n: v[None] for n, v in values.items()}
+
+    def forward():
+        program.forward(inputs)
+
+    def backprop():
+        program.backward(program.forward(inputs), built.wrt)
+
+    f, b = best_of(forward, 50), best_of(backprop, 50)
+    yield "backprop / forward pass, MLP 300-300-10 (93k weights)", (b - f) / f, 4.0, "x"
+
+
+def full(n_in, hidden, n_out, target):
+    def run():
+        from gradcheck import Settings, check
+
+        built, values, inputs = mlp(n_in, hidden, n_out)
+        problem = with_values(built, values)
+        start = time.perf_counter()
+        (out,) = check(problem, Settings()).problems
+        elapsed = time.perf_counter() - start
+        assert out.status == "pass", (out.status, out.message, out.notes)
+        yield (
+            f"full check, every entry by central differences, {inputs:,} inputs",
+            elapsed,
+            target,
+            "s",
+        )
+
+    return run
+
+
+def directional():
+    from gradcheck import Settings, check
+
+    built, values, inputs = mlp(1000, 1000, 10)
+    problem = with_values(built, values)
+    start = time.perf_counter()
+    (out,) = check(problem, Settings(mode="directional", probes=3)).problems
+    elapsed = time.perf_counter() - start
+    assert out.status == "pass", (out.status, out.message, out.notes)
+    yield f"directional check, 3 probes, {inputs:,} inputs", elapsed, 1.0, "s"
+
+
+def symbolic_truth():
+    from gradcheck import symbolic
+
+    built, values, inputs = mlp(30, 30, 3)
+    os.environ["GRADCHECK_NO_CACHE"] = "1"
+    start = time.perf_counter()
+    tape = symbolic.tape_for(built.program, built.wrt)
+    symbolic.evaluate(tape, values)
+    elapsed = time.perf_counter() - start
+    del os.environ["GRADCHECK_NO_CACHE"]
+    yield (
+        f"symbolic ground truth, {inputs:,} inputs ({len(tape.code):,} tape steps)",
+        elapsed,
+        5.0,
+        "s",
+    )
+
+
+TARGETS = {
+    "cold": cold,
+    "backprop": backprop_ratio,
+    "symbolic": symbolic_truth,
+    "full10k": full(90, 100, 10, 1.0),
+    "full100k": full(790, 125, 10, 10.0),
+    "directional": directional,
+}
+
+
+def main(names: list[str]) -> int:
+    print(f"{'measure':<72} {'value':>10} {'target':>8}")
+    missed = 0
+    for name in names or TARGETS:
+        for label, value, target, unit in TARGETS[name]():
+            ok = "" if target is None else ("ok" if value <= target else "MISSED")
+            missed += ok == "MISSED"
+            shown_target = "" if target is None else f"{target:g} {unit}"
+            print(f"{label:<72} {value:>8.3f} {unit} {shown_target:>8} {ok}", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
