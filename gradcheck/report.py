@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from decimal import Decimal
 
 import numpy as np
 from rich.console import Group, RenderableType
@@ -22,6 +23,11 @@ METHODS = ("backprop", "forward", "backward", "central")
 
 #: Arrays with more entries than this show their worst entries and a summary row.
 ROWS_PER_INPUT = 12
+
+#: Significant digits shown for an estimate (the reference is shown in full, and each
+#: estimate's error is given exactly below it): enough to see where digits part, narrow
+#: enough that a row of five estimates fits a 100-column terminal.
+ESTIMATE_DIGITS = 10
 
 
 # ---------------------------------------------------------------- JSON
@@ -171,19 +177,46 @@ def _point_view(point: PointResult, p: ProblemResult) -> Iterator[RenderableType
 
 def _gradient_table(point: PointResult) -> Table:
     table = Table(
-        box=None, pad_edge=False, padding=(0, 2, 0, 0), show_edge=False, header_style="bold"
+        box=None, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False, header_style="bold"
     )
     table.add_column("entry", no_wrap=True)
     table.add_column("symbolic", no_wrap=True)
     for method in METHODS:
         table.add_column(method, no_wrap=True)
     table.add_column("status", no_wrap=True)
-    causes: list[Text] = []
+    notes: list[Text] = []
     for name, g in point.gradient.items():
-        for row in _rows(name, g):
+        shown = _shown(g)
+        for row in _rows(name, g, shown):
             table.add_row(*row)
-        causes.extend(_causes(name, g))
-    return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
+        notes.extend(_hidden(name, g, shown))
+        notes.extend(_causes(name, g))
+    return Padding(Group(table, *notes), (1, 0, 1, 2), expand=False)
+
+
+def _shown(g: GradientResult) -> list[int]:
+    """Flat indices of the entries to show: all of a small array, else the worst few."""
+    size = int(np.prod(g.shape, dtype=int))
+    if size <= ROWS_PER_INPUT:
+        return list(range(size))
+    return sorted(sorted(range(size), key=lambda k: _badness(g, k), reverse=True)[:ROWS_PER_INPUT])
+
+
+def _hidden(name: str, g: GradientResult, shown: list[int]) -> Iterator[Text]:
+    """One line for the entries not shown: how many, their statuses, their worst error."""
+    hidden = np.ones(g.status.size, bool)
+    hidden[shown] = False
+    if not hidden.any():
+        return
+    statuses = g.status.ravel()[hidden]
+    counts = ", ".join(
+        f"{int(np.sum(statuses == s))} {s}" for s in STATUSES if np.any(statuses == s)
+    )
+    worst = float(np.nanmax(g.errors["central"].ravel()[hidden])) if "central" in g.errors else None
+    tail = "" if worst is None else f"; largest central error among them {worst:.1e}"
+    yield Text(
+        f"… {int(hidden.sum())} more entries of {name} not shown ({counts}){tail}", style="dim"
+    )
 
 
 def _causes(name: str, g: GradientResult) -> Iterator[Text]:
@@ -202,23 +235,19 @@ def _causes(name: str, g: GradientResult) -> Iterator[Text]:
         )
 
 
-def _rows(name: str, g: GradientResult) -> Iterator[list]:
-    size = int(np.prod(g.shape, dtype=int))
-    order = list(range(size))
-    shown = order
-    if size > ROWS_PER_INPUT:
-        shown = sorted(order, key=lambda k: _badness(g, k), reverse=True)[:ROWS_PER_INPUT]
-        shown.sort()
+def _rows(name: str, g: GradientResult, shown: list[int]) -> Iterator[list]:
     reference = g.symbolic if g.symbolic is not None else g.backprop
+    exponent = common_exponent([float(reference.flat[k]) for k in shown])
+    if exponent:
+        yield [Text(name, style="bold"), Text(f"(values ×1e{exponent:+03d})", style="dim"),
+               "", "", "", "", ""]  # fmt: skip
     for k in shown:
         index = np.unravel_index(k, g.shape)
         label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
         ref = float(reference.flat[k])
         status = str(g.status.flat[k])
-        cells = [
-            Text(label, style="bold"),
-            Text(_exact(g.symbolic.flat[k]) if g.symbolic is not None else "—"),
-        ]
+        symbolic = "—" if g.symbolic is None else _exact(g.symbolic.flat[k], exponent)
+        cells = [Text(label, style="bold"), Text(symbolic)]
         for method in METHODS:
             estimate = getattr(g, method)
             error = g.errors.get(method)
@@ -226,24 +255,12 @@ def _rows(name: str, g: GradientResult) -> Iterator[list]:
                 cells.append(Text("—", style="dim"))
                 continue
             value = float(estimate.flat[k])
-            cell = agreeing_digits(value, ref, status)
+            cell = agreeing_digits(value, ref, status, exponent)
             if error is not None:
                 cell.append(f"\n{_error(float(error.flat[k]))}", style="dim")
             cells.append(cell)
         cells.append(Text(status, style=STYLE[status]))
         yield cells
-    if len(shown) < size:
-        hidden = size - len(shown)
-        worst = max((float(np.nanmax(g.errors["central"])) if "central" in g.errors else 0.0), 0.0)
-        yield [
-            Text(f"… {hidden} more", style="dim"),
-            Text(f"of {name}; largest central error {_error(worst)}", style="dim"),
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]
 
 
 def _badness(g: GradientResult, k: int) -> tuple:
@@ -253,7 +270,7 @@ def _badness(g: GradientResult, k: int) -> tuple:
 
 
 def _probe_table(point: PointResult) -> Padding:
-    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for column in (
         "probe",
         "symbolic g·u",
@@ -286,7 +303,7 @@ def _claims_table(p: ProblemResult) -> Padding:
     table = Table(
         box=None,
         pad_edge=False,
-        padding=(0, 2, 0, 0),
+        padding=(0, 1, 0, 0),
         header_style="bold",
         title="claims",
         title_justify="left",
@@ -357,12 +374,12 @@ def verdict_line(p: ProblemResult) -> Text:
 # ---------------------------------------------------------------- numbers
 
 
-def agreeing_digits(value: float, reference: float, status: str) -> Text:
+def agreeing_digits(value: float, reference: float, status: str, exponent: int = 0) -> Text:
     """The estimate, its leading digits that agree with the reference plain, the rest marked."""
-    text = _number(value, 12)
+    text = _number(value, ESTIMATE_DIGITS, exponent)
     if not (math.isfinite(value) and math.isfinite(reference)):
         return Text(text, style="red")
-    ref_text = _number(reference, 12)
+    ref_text = _number(reference, ESTIMATE_DIGITS, exponent)
     same = 0
     for a, b in zip(text, ref_text):
         if a != b:
@@ -374,19 +391,42 @@ def agreeing_digits(value: float, reference: float, status: str) -> Text:
     return Text.assemble(text[:same], (text[same:], tail_style))
 
 
-def _number(value, digits: int) -> str:
+def common_exponent(values: list[float]) -> int:
+    """A power of ten (a multiple of 3) to factor out of very small or large values, or 0.
+
+    ``1.99e-06`` in every cell costs four columns a cell; ``(values ×1e-06)`` once does not.
+    """
+    finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    if not finite:
+        return 0
+    top = max(finite)
+    if 1e-3 <= top < 1e6:
+        return 0
+    return 3 * math.floor(math.log10(top) / 3)
+
+
+def _scaled(value: float, exponent: int) -> Decimal:
+    """The shortest decimal of value, shifted by 10**-exponent without any rounding."""
+    return Decimal(repr(value)).scaleb(-exponent)
+
+
+def _number(value, digits: int, exponent: int = 0) -> str:
     if value is None:
         return "—"
     value = float(value)
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.{digits}g}" if value != 0 else "0"
+    if value == 0:
+        return "0"
+    return f"{_scaled(value, exponent):.{digits}g}" if exponent else f"{value:.{digits}g}"
 
 
-def _exact(value) -> str:
+def _exact(value, exponent: int = 0) -> str:
     """Every digit a float64 holds (repr round-trips): the reference is shown in full."""
     value = float(value)
-    return repr(value) if math.isfinite(value) else str(value)
+    if not math.isfinite(value):
+        return str(value)
+    return str(_scaled(value, exponent).normalize()) if exponent else repr(value)
 
 
 def _error(error: float) -> str:
