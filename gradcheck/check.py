@@ -12,14 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import finite, symbolic
+from . import expect, finite, symbolic
 from .claims import check_claim
 from .errors import GradcheckError
 from .graph import Program
+from .mistakes import without_each
 from .perturb import Perturbation
 from .points import draw_indices, draw_point
 from .problems import Problem
 from .results import (
+    ExpectResult,
     GradientResult,
     PointResult,
     ProbeResult,
@@ -29,7 +31,7 @@ from .results import (
     worst,
 )
 from .tape import evaluate as evaluate_tape
-from .verdicts import TOLERANCES, close, judge
+from .verdicts import TOLERANCES, backprop_agrees, close, judge
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,19 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
                 f"the graph's value {evidence.value!r} differs from the symbolic value "
                 f"{evidence.symbolic_value!r}: the forward pass disagrees with the expression"
             )
-        result.points.append(_check_point(evidence, drawn, settings, result.tolerance, rng))
+        point_result = _check_point(evidence, drawn, settings, result.tolerance, rng)
+        result.points.append(point_result)
+        if problem.expectation is not None and not result.expected:
+            result.expected = _expectations(problem, evidence, point_result, result.tolerance)
     for name, claim in problem.claims.items():
         result.claims[name] = check_claim(
             claim, problem, result.points, tape, index_values, result.tolerance, rng
         )
-    status = worst([p.status for p in result.points] + [c.status for c in result.claims.values()])
+    status = worst(
+        [p.status for p in result.points]
+        + [c.status for c in result.claims.values()]
+        + [x.status for x in result.expected]
+    )
     if status == "kink" and settings.strict:
         status = "fail"
         result.notes.append("--strict: kinks count as failures")
@@ -141,7 +150,9 @@ class _Evidence:
     backprop: dict[str, np.ndarray]
     symbolic_value: float | None
     symbolic: dict[str, np.ndarray] | None
-    scale: float  # the size of f and its linear terms: what round-off is relative to
+    scale: float  # the size of f and its linear terms: what backprop's round-off is relative to
+    size: float  # the largest intermediate value: what an evaluation's round-off is relative to
+    extended: dict[str, np.ndarray] | None  # backprop in extended precision, if it disagrees
 
     @classmethod
     def gather(cls, problem: Problem, point, tape, notes: list[str]) -> _Evidence:
@@ -159,13 +170,66 @@ class _Evidence:
             float(np.max(np.abs(g) * np.maximum(1.0, np.abs(point[n]))))
             for n, g in backprop.items()
         ]
-        return cls(program, problem.wrt, point, values, value, backprop, sym_value, sym, max(terms))
+        size = max(float(np.max(np.abs(v), initial=0.0)) for v in values if np.isfinite(v).all())
+        extended = None
+        if sym is not None and not all(
+            backprop_agrees(backprop[n], sym[n], max(terms)).all() for n in problem.wrt
+        ):
+            inputs = {n: v[None] for n, v in point.items()}
+            _, grads = program.gradient(inputs, problem.wrt, dtype=np.longdouble)
+            extended = {n: g[0] for n, g in grads.items()}
+        return cls(
+            program,
+            problem.wrt,
+            point,
+            values,
+            value,
+            backprop,
+            sym_value,
+            sym,
+            max(terms),
+            size,
+            extended,
+        )
 
     def forward_agrees(self) -> bool:
         """The graph's value matches the symbolic value (a wrong forward pass shows here)."""
         return self.symbolic_value is None or close(
             self.value, self.symbolic_value, TOLERANCES["value"]
         )
+
+
+def _expectations(
+    problem: Problem, e: _Evidence, point: PointResult, tolerance: Tolerance
+) -> list[ExpectResult]:
+    """Claimed numbers against the truth at the point; wrong entries fail, with causes."""
+    expectation = problem.expectation
+    explicit = None
+    if problem.rtol is not None or problem.atol is not None:
+        explicit = tolerance  # a tolerance in the file replaces the written precision
+    out = []
+    if expectation.value is not None:
+        truth = e.symbolic_value if e.symbolic_value is not None else e.value
+        out.append(expect.judge("value", expectation.value, np.array(truth), explicit, tolerance))
+    for name, claimed in expectation.grads.items():
+        truth = e.backprop[name] if e.symbolic is None else e.symbolic[name]
+        alternatives = (
+            (left_out, gradient[0])
+            for left_out, gradient in without_each(problem.program, name, [e.point])
+        )
+        judged = expect.judge(name, claimed, truth, explicit, tolerance, alternatives)
+        out.append(judged)
+        gradient = point.gradient[name]
+        gradient.expected = claimed.value
+        for wrong in judged.wrong:
+            k = int(np.ravel_multi_index(wrong["index"], gradient.shape)) if gradient.shape else 0
+            if gradient.status.flat[k] != "error":
+                gradient.status.flat[k] = "fail"
+                gradient.causes[k] = (
+                    f"claimed {wrong['claimed']:.10g}, but the derivative is {wrong['true']:.10g}"
+                    f" (allowed ±{wrong['allowed']:.2g})"
+                )
+    return out
 
 
 def _symbolic_at(tape, point, program: Program, notes: list[str]):
@@ -197,7 +261,11 @@ def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng) -
     else:
         for name in e.wrt:
             differences = finite.entrywise(
-                Perturbation(e.program, e.values, name), e.point[name], e.value, settings.step
+                Perturbation(e.program, e.values, name),
+                e.point[name],
+                e.value,
+                settings.step,
+                e.size,
             )
             result.gradient[name] = judge(
                 e.program,
@@ -206,6 +274,7 @@ def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng) -
                 differences,
                 tol,
                 e.scale,
+                None if e.extended is None else e.extended[name],
             )
     if not e.forward_agrees():
         for gradient in result.gradient.values():
@@ -237,7 +306,7 @@ def _probes(e: _Evidence, settings: Settings, tol: Tolerance, rng) -> list[Probe
             moved = e.program.forward(inputs)
             return moved[e.program.output], e.program.first_crossed(moved, before)
 
-        d = finite.along(along, float(np.linalg.norm(x)), e.value, settings.step)
+        d = finite.along(along, float(np.linalg.norm(x)), e.value, settings.step, e.size)
         sym = None if gs is None else np.array([gs @ u])
         judged = judge(e.program, np.array([g @ u]), sym, d, tol, e.scale)
         results.append(ProbeResult(

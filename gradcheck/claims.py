@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import symbolic
+from .mistakes import diagnose, without_each
 from .points import random_point
 from .problems import Claim, Problem
 from .results import ClaimResult, PointResult, Tolerance
@@ -33,49 +34,69 @@ def check_claim(
 ) -> ClaimResult:
     """Try the claim at the check's points and a few random ones; prove it if it holds."""
     shape = problem.shapes[claim.name]
-    claimed_shape = claim.program.root.shape
-    transposed = claimed_shape not in (shape, ())
+    transposed = claim.program.root.shape not in (shape, ())
     trials = [p.at for p in points]
     trials += [t for _ in range(CLAIM_POINTS) if (t := random_point(problem, rng, index_values))]
+    tried = []  # (point, claimed, true) wherever both are finite
     for at in trials:
-        claimed = _claimed(claim, at, shape, transposed)
-        truth = _truth(problem, tape, at, claim.name)
-        if claimed is None or truth is None:
-            continue
-        with np.errstate(all="ignore"):
-            gap = np.abs(claimed - truth)
-            bad = ~(gap <= tol.atol + tol.rtol * np.abs(truth))
+        claimed, truth = (
+            _claimed(claim, at, shape, transposed),
+            _truth(problem, tape, at, claim.name),
+        )
+        if claimed is not None and truth is not None:
+            tried.append((at, claimed, truth))
+
+    def agree(mine: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.abs(mine - candidate) <= tol.atol + tol.rtol * np.abs(candidate)
+
+    for at, claimed, truth in tried:
+        bad = ~agree(claimed, truth)
         if transposed or bad.any():
-            k = int(np.argmax(np.where(bad, gap, -1))) if bad.any() else 0
-            example = {
-                "at": {n: v.tolist() for n, v in at.items()},
-                "index": [int(i) for i in np.unravel_index(k, shape)],
-                "claimed": float(claimed.flat[k]),
-                "true": float(truth.flat[k]),
-                "error": float(gap.flat[k]),
-            }
-            message = (
-                (
-                    f"the claim has shape {claimed_shape} but {claim.name} has shape "
-                    f"{shape}: it is transposed"
-                )
-                if transposed
-                else None
-            )
-            return ClaimResult(
-                claim.name,
-                claim.text,
-                "fail",
-                counterexample=example,
-                message=message,
-                points=len(trials),
-            )
+            return _failed(claim, problem, shape, tried, at, claimed, truth, bad, agree, transposed)
     return ClaimResult(
         claim.name,
         claim.text,
         "pass",
-        points=len(trials),
+        points=len(tried),
         proved=_prove(claim, problem, index_values),
+    )
+
+
+def _failed(
+    claim, problem, shape, tried, at, claimed, truth, bad, agree, transposed
+) -> ClaimResult:
+    """A failed claim with its worst entry at the first point where it fails, and a diagnosis."""
+    gap = np.abs(claimed - truth)
+    k = int(np.argmax(np.where(bad, gap, -1))) if bad.any() else 0
+    example = {
+        "at": {n: v.tolist() for n, v in at.items()},
+        "index": [int(i) for i in np.unravel_index(k, shape)],
+        "claimed": float(claimed.flat[k]),
+        "true": float(truth.flat[k]),
+        "error": float(gap.flat[k]),
+    }
+    mine = np.stack([c for _, c, _ in tried])
+    true = np.stack([t for _, _, t in tried])
+    if transposed:  # the claim was compared transposed into the input's shape
+        right = bool(np.all(agree(mine, true)))
+        message = (
+            f"the claim has shape {claim.program.root.shape} but {claim.name} has shape {shape}"
+        )
+        diagnosis = "it is the true gradient transposed" if right else None
+        example = None if right else example
+    else:
+        message = None
+        alternatives = without_each(problem.program, claim.name, [at for at, _, _ in tried])
+        diagnosis = diagnose(mine, true, agree, alternatives)
+    return ClaimResult(
+        claim.name,
+        claim.text,
+        "fail",
+        counterexample=example,
+        message=message,
+        points=len(tried),
+        diagnosis=diagnosis,
     )
 
 

@@ -15,9 +15,10 @@ import numpy as np
 
 EPS = float(np.finfo(np.float64).eps)
 
-#: How many units of round-off one evaluation of f is assumed to carry. A sum of many
-#: terms carries more than one; the bound is used to widen tolerances, never to pass
-#: a disagreement that is larger than any plausible round-off.
+#: How many units of round-off one evaluation of f is assumed to carry, relative to the
+#: largest number the evaluation passes through (``log(1 + u)`` with a tiny u is computed
+#: through ``1 + u``: its round-off is eps, not eps * |f|). The bound widens tolerances;
+#: it never passes a disagreement larger than plausible round-off.
 EVALUATION_ULPS = 8.0
 
 #: An evaluator: f with entry ``indices[r]`` set to ``values[r]``, for each row r.
@@ -63,12 +64,13 @@ class Differences:
 
 
 def entrywise(
-    evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None
+    evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None, size: float = 0.0
 ) -> Differences:
     """Differences for every entry of one input, flattened.
 
-    ``x`` is the input's value (flattened), ``f0`` the function's value at the point, and
-    ``step`` a fixed step that overrides the rules for every method.
+    ``x`` is the input's value (flattened), ``f0`` the function's value at the point,
+    ``step`` a fixed step that overrides the rules for every method, and ``size`` the
+    largest intermediate value (what an evaluation's round-off is relative to).
     """
     x = np.asarray(x, dtype=float).ravel()
     n = x.size
@@ -81,8 +83,10 @@ def entrywise(
     values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
     rows = values.reshape(len(moves), n)
     sides = crossed.reshape(len(moves), n)
-    central = _estimates(f0, rows[0], rows[1], moves[0] - x, x - moves[1])
-    one_sided = central if shared else _estimates(f0, rows[2], rows[3], moves[2] - x, x - moves[3])
+    central = _estimates(f0, rows[0], rows[1], moves[0] - x, x - moves[1], size)
+    one_sided = (
+        central if shared else _estimates(f0, rows[2], rows[3], moves[2] - x, x - moves[3], size)
+    )
     return _differences(central, one_sided, hc, ho, np.max(sides, axis=0))
 
 
@@ -91,19 +95,21 @@ def along(
     scale: float,
     f0: float,
     step: float | None = None,
+    size: float = 0.0,
 ) -> Differences:
     """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t.
 
     ``scale`` is the size of the point along that direction (for a unit ``u``,
-    ``|x|``), which sets the steps as it does for an entry.
+    ``|x|``), which sets the steps as it does for an entry; ``size`` is as for
+    ``entrywise``.
     """
     if step is None:
         hc, ho = float(central_step(np.array(scale))), float(one_sided_step(np.array(scale)))
     else:
         hc = ho = float(step)
     values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
-    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]))
-    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]))
+    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]), size)
+    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]), size)
     return _differences(
         central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)])
     )
@@ -123,11 +129,11 @@ def _differences(central: dict, one_sided: dict, hc, ho, crossed) -> Differences
     )
 
 
-def _estimates(f0, f_up, f_down, h_up, h_down) -> dict:
+def _estimates(f0, f_up, f_down, h_up, h_down, size: float = 0.0) -> dict:
     """The three differences from f(x), f(x + h_up), f(x - h_down), with their round-off."""
     with np.errstate(all="ignore"):
-        size = np.maximum(np.abs(f0), np.maximum(np.abs(f_up), np.abs(f_down)))
-        noise = EVALUATION_ULPS * EPS * size
+        largest = np.maximum(np.abs(f0), np.maximum(np.abs(f_up), np.abs(f_down)))
+        noise = EVALUATION_ULPS * EPS * np.maximum(largest, size)
         return {
             "forward": (f_up - f0) / h_up,
             "backward": (f0 - f_down) / h_down,

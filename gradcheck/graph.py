@@ -43,8 +43,10 @@ class Program:
 
     # ------------------------------------------------------------ forward
 
-    def forward(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Every node's value, each of shape ``(B, *node.shape)``.
+    def forward(
+        self, inputs: Mapping[str, np.ndarray], dtype: type = np.float64
+    ) -> list[np.ndarray]:
+        """Every node's value, each of shape ``(B, *node.shape)``, in ``dtype``.
 
         ``inputs`` maps each input name to an array of shape ``(B, *shape)`` (``B`` may be
         1 for an input shared by every point).
@@ -55,12 +57,12 @@ class Program:
         values: list[np.ndarray] = []
         with np.errstate(all="ignore"):
             for node, args in zip(self.nodes, self.args):
-                values.append(self._evaluate(node, [values[j] for j in args], inputs))
+                values.append(self._evaluate(node, [values[j] for j in args], inputs, dtype))
         return values
 
-    def _evaluate(self, node: Node, args: list[np.ndarray], inputs) -> np.ndarray:
+    def _evaluate(self, node: Node, args: list[np.ndarray], inputs, dtype) -> np.ndarray:
         if node.op == "input":
-            value = np.asarray(inputs[node.name], dtype=float)
+            value = np.asarray(inputs[node.name], dtype=dtype)
             if value.shape[1:] != node.shape:
                 raise ValueProblem(
                     f"{node.name} has {describe_shape(value.shape[1:])}, "
@@ -68,7 +70,7 @@ class Program:
                 )
             return value
         if node.op == "const":
-            return node.value[None]
+            return node.value.astype(dtype)[None]
         op = OPS[node.op]
         if op.elementwise:
             args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
@@ -83,10 +85,14 @@ class Program:
 
     # ------------------------------------------------------------ reverse
 
-    def backward(self, values: list[np.ndarray], wrt: Iterable[str]) -> list[np.ndarray | None]:
+    def backward(
+        self, values: list[np.ndarray], wrt: Iterable[str], dropped: int | None = None
+    ) -> list[np.ndarray | None]:
         """Every node's adjoint (d output / d node) by reverse accumulation.
 
         Nodes that do not lead to an input in ``wrt`` get ``None``; so do constants.
+        ``dropped`` names a node whose local derivative is left out (its adjoint passes
+        through unchanged): the chain rule as a hand derivation that forgot one factor.
         """
         needs = self._leads_to(frozenset(wrt))
         adjoints: list[np.ndarray | None] = [None] * len(self.nodes)
@@ -96,10 +102,10 @@ class Program:
                 g, node = adjoints[i], self.nodes[i]
                 if g is None or node.op in ("input", "const"):
                     continue
-                self._propagate(node, i, g, values, adjoints, needs)
+                self._propagate(node, i, g, values, adjoints, needs, i == dropped)
         return adjoints
 
-    def _propagate(self, node, i, g, values, adjoints, needs) -> None:
+    def _propagate(self, node, i, g, values, adjoints, needs, dropped=False) -> None:
         """Pass the adjoint ``g`` of node ``i`` to each argument: g times local derivative."""
         op = OPS[node.op]
         args = [values[j] for j in self.args[i]]
@@ -108,7 +114,7 @@ class Program:
         for k, j in enumerate(self.args[i]):
             if not needs[j]:
                 continue
-            contribution = op.vjps[k](g, values[i], *args)
+            contribution = _pass_through(g, args[k]) if dropped else op.vjps[k](g, values[i], *args)
             if op.elementwise:
                 contribution = unbroadcast(contribution, self.nodes[j].shape)
             # += through fan-out: a node used twice collects both contributions.
@@ -127,11 +133,11 @@ class Program:
         return needs
 
     def gradient(
-        self, inputs: Mapping[str, np.ndarray], wrt: Iterable[str]
+        self, inputs: Mapping[str, np.ndarray], wrt: Iterable[str], dtype: type = np.float64
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The value ``(B,)`` and, for each name in ``wrt``, its gradient ``(B, *shape)``."""
         wrt = list(wrt)
-        values = self.forward(inputs)
+        values = self.forward(inputs, dtype)
         adjoints = self.backward(values, wrt)
         batch = values[self.output].shape[0]
         grads = {}
@@ -142,6 +148,12 @@ class Program:
         return values[self.output], grads
 
     # ------------------------------------------------------------ inspection
+
+    def droppable(self, wrt: Iterable[str]) -> list[int]:
+        """Nodes whose local derivative a hand derivation might leave out (sigmoid's, the
+        square's, softmax's ...), among those the gradient of ``wrt`` flows through."""
+        needs = self._leads_to(frozenset(wrt))
+        return [i for i, node in enumerate(self.nodes) if needs[i] and node.op in DROPPABLE]
 
     def nonsmooth(self) -> list[int]:
         """Positions of the nodes whose derivative jumps somewhere (relu, abs, max ...)."""
@@ -211,6 +223,22 @@ class Program:
         return digest.hexdigest()
 
 
+#: Operations whose local derivative is a factor a hand derivation can forget.
+DROPPABLE = frozenset(
+    [n for n, op in OPS.items() if op.elementwise and op.arity == (1, 1) and n != "neg"]
+    + ["pow", "softmax", "logsumexp", "norm"]
+)
+
+
+def _pass_through(g: np.ndarray, arg: np.ndarray) -> np.ndarray:
+    """The upstream gradient, as is, shaped like the argument (a dropped local derivative)."""
+    if g.ndim == 1 and arg.ndim > 1:
+        return np.broadcast_to(
+            g.reshape(g.shape + (1,) * (arg.ndim - 1)), g.shape[:1] + arg.shape[1:]
+        )
+    return g
+
+
 def sides_changed(sides: np.ndarray, before: np.ndarray, rows: int) -> np.ndarray:
     """Per row, whether any entry is on another side of its switch than before.
 
@@ -221,14 +249,22 @@ def sides_changed(sides: np.ndarray, before: np.ndarray, rows: int) -> np.ndarra
 
 
 def describe(node: Node) -> str:
-    """``log(x - 2) at column 1``: a node as the user wrote it."""
+    """``'log(x - 2)' (column 1)``, ``q = 'relu(p)' (line 4, column 6)``: a node as the
+    user wrote it, and where."""
     if node.term is None:
         return node.label
-    text = node.term.text.strip()
-    column = node.term.start + 1 + node.term.source.column_offset
-    where = node.term.source.where
-    place = f"column {column}" if where == "expression" else f"{where}, column {column}"
-    return f"{text!r} ({place})"
+    source = node.term.source
+    text = repr(node.term.text.strip())
+    if node.name and node.op != "input" and node.name != node.term.text.strip():
+        text = f"{node.name} = {text}"
+    column = node.term.start + 1 + source.column_offset
+    if source.line is not None:
+        place = f"line {source.line}, column {column}"
+    elif source.where == "expression":
+        place = f"column {column}"
+    else:
+        place = f"{source.where}, column {column}"
+    return f"{text} ({place})"
 
 
 def _topological(root: Node) -> list[Node]:

@@ -175,7 +175,7 @@ _erf_entries = np.frompyfunc(math.erf, 1, 1)
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    return _erf_entries(x).astype(float)
+    return _erf_entries(x).astype(x.dtype)
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -199,6 +199,22 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(_rows(x) ** 2, axis=1))
 
 
+def _lapack(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """np.linalg takes float32/64 and complex only; other types (extended precision) go
+    through float64, losing their extra digits in this one operation."""
+
+    def call(a: np.ndarray) -> np.ndarray:
+        if a.dtype in (np.float32, np.float64, np.complex64, np.complex128):
+            return fn(a)
+        return fn(a.astype(np.float64)).astype(a.dtype)
+
+    return call
+
+
+_det = _lapack(np.linalg.det)
+
+
+@_lapack
 def _inv(a: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.inv(a)
@@ -209,11 +225,11 @@ def _inv(a: np.ndarray) -> np.ndarray:
 def _cofactors(a: np.ndarray) -> np.ndarray:
     """Cofactor matrices, the derivative of det that exists even for singular matrices."""
     n = a.shape[-1]
-    out = np.empty(a.shape)
+    out = np.empty(a.shape, dtype=a.dtype)
     for i in range(n):
         for j in range(n):
             minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+            out[..., i, j] = (-1) ** (i + j) * (_det(minor) if n > 1 else 1.0)
     return out
 
 
@@ -661,7 +677,7 @@ _TABLE = [
         lambda sp, a: np.asarray(sp.Add(*np.diagonal(a)), dtype=object),
         summary="sum of the diagonal",
     ),
-    Op("det", (1, 1), _square_scalar, np.linalg.det, (_det_vjp,), _sym_det, summary="determinant"),
+    Op("det", (1, 1), _square_scalar, _det, (_det_vjp,), _sym_det, summary="determinant"),
     Op(
         "inv",
         (1, 1),

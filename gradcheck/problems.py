@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .errors import ExpressionError, GradcheckError, ShapeError, ValueProblem
+from .expect import Expectation
 from .graph import Program, describe
 from .language import (
     Node,
@@ -61,6 +62,7 @@ class Problem:
     file: str | None = None
     line: int | None = None
     notes: tuple[str, ...] = ()
+    expectation: Expectation | None = None
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -69,6 +71,9 @@ class Problem:
     @property
     def random_names(self) -> list[str]:
         return [n for n, v in self.values.items() if isinstance(v, RandomSpec)]
+
+    def with_expectation(self, expectation: Expectation) -> Problem:
+        return replace(self, expectation=expectation)
 
 
 def split_assignment(text: str, where: str) -> tuple[str, str, int]:

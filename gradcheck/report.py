@@ -24,6 +24,9 @@ METHODS = ("backprop", "forward", "backward", "central")
 #: Arrays with more entries than this show their worst entries and a summary row.
 ROWS_PER_INPUT = 12
 
+#: Entries whose cause is spelled out under the table, per input (all are in the JSON).
+CAUSES_PER_INPUT = 5
+
 #: Significant digits shown for an estimate (the reference is shown in full, and each
 #: estimate's error is given exactly below it): enough to see where digits part, narrow
 #: enough that a row of five estimates fits a 100-column terminal.
@@ -55,6 +58,16 @@ def _problem_json(p: ProblemResult) -> dict:
         if p.tolerance is None
         else {"rtol": p.tolerance.rtol, "atol": p.tolerance.atol},
         "points": [_point_json(pt) for pt in p.points],
+        "expect": {
+            x.what: {
+                "status": x.status,
+                "claimed": _plain(x.claimed),
+                "true": _plain(x.true),
+                "wrong": x.wrong,
+                "diagnosis": x.diagnosis,
+            }
+            for x in p.expected
+        },
         "claims": {
             n: {
                 "status": c.status,
@@ -63,6 +76,7 @@ def _problem_json(p: ProblemResult) -> dict:
                 "points": c.points,
                 "counterexample": c.counterexample,
                 "message": c.message,
+                "diagnosis": c.diagnosis,
             }
             for n, c in p.claims.items()
         },
@@ -150,6 +164,8 @@ def _problem_view(p: ProblemResult) -> RenderableType:
         if len(p.points) > 1:
             parts.append(Text(f"point {i + 1} of {len(p.points)}", style="bold"))
         parts.extend(_point_view(point, p))
+    if p.expected:
+        parts.append(_expected_table(p))
     if p.claims:
         parts.append(_claims_table(p))
     for note in p.notes:
@@ -179,7 +195,10 @@ def _gradient_table(point: PointResult) -> Table:
     table = Table(
         box=None, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False, header_style="bold"
     )
+    claimed = any(g.expected is not None for g in point.gradient.values())
     table.add_column("entry", no_wrap=True)
+    if claimed:
+        table.add_column("claimed", no_wrap=True)
     table.add_column("symbolic", no_wrap=True)
     for method in METHODS:
         table.add_column(method, no_wrap=True)
@@ -187,7 +206,7 @@ def _gradient_table(point: PointResult) -> Table:
     notes: list[Text] = []
     for name, g in point.gradient.items():
         shown = _shown(g)
-        for row in _rows(name, g, shown):
+        for row in _rows(name, g, shown, claimed):
             table.add_row(*row)
         notes.extend(_hidden(name, g, shown))
         notes.extend(_causes(name, g))
@@ -220,8 +239,9 @@ def _hidden(name: str, g: GradientResult, shown: list[int]) -> Iterator[Text]:
 
 
 def _causes(name: str, g: GradientResult) -> Iterator[Text]:
-    """A line for each entry that did not simply pass: which entry, and why."""
-    for k, cause in sorted(g.causes.items()):
+    """A line for each entry that did not simply pass (the first few): which, and why."""
+    causes = sorted(g.causes.items())
+    for k, cause in causes[:CAUSES_PER_INPUT]:
         index = np.unravel_index(k, g.shape)
         label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
         status = str(g.status.flat[k])
@@ -233,21 +253,31 @@ def _causes(name: str, g: GradientResult) -> Iterator[Text]:
             ": ",
             cause,
         )
+    if len(causes) > CAUSES_PER_INPUT:
+        yield Text(f"… and {len(causes) - CAUSES_PER_INPUT} more entries of {name}", style="dim")
 
 
-def _rows(name: str, g: GradientResult, shown: list[int]) -> Iterator[list]:
+def _rows(name: str, g: GradientResult, shown: list[int], claimed: bool) -> Iterator[list]:
     reference = g.symbolic if g.symbolic is not None else g.backprop
     exponent = common_exponent([float(reference.flat[k]) for k in shown])
     if exponent:
-        yield [Text(name, style="bold"), Text(f"(values ×1e{exponent:+03d})", style="dim"),
-               "", "", "", "", ""]  # fmt: skip
+        scale = Text(f"(values ×1e{exponent:+03d})", style="dim")
+        yield [Text(name, style="bold"), *([""] if claimed else []), scale, "", "", "", "", ""]
     for k in shown:
         index = np.unravel_index(k, g.shape)
         label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
         ref = float(reference.flat[k])
         status = str(g.status.flat[k])
         symbolic = "—" if g.symbolic is None else _exact(g.symbolic.flat[k], exponent)
-        cells = [Text(label, style="bold"), Text(symbolic)]
+        cells = [Text(label, style="bold")]
+        if claimed:
+            mine = None if g.expected is None else float(g.expected.flat[k])
+            cells.append(
+                Text("—", style="dim")
+                if mine is None
+                else agreeing_digits(mine, ref, status, exponent)
+            )
+        cells.append(Text(symbolic))
         for method in METHODS:
             estimate = getattr(g, method)
             error = g.errors.get(method)
@@ -299,6 +329,28 @@ def _probe_table(point: PointResult) -> Padding:
     return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
 
 
+def _expected_table(p: ProblemResult) -> Padding:
+    table = Table(
+        box=None,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        header_style="bold",
+        title="expected numbers",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column("for", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("evidence")
+    for expected in p.expected:
+        table.add_row(
+            Text(expected.what, style="bold"),
+            Text(expected.status, style=STYLE[expected.status]),
+            expect_evidence(expected),
+        )
+    return Padding(table, (0, 0, 1, 2), expand=False)
+
+
 def _claims_table(p: ProblemResult) -> Padding:
     table = Table(
         box=None,
@@ -324,20 +376,47 @@ def _claims_table(p: ProblemResult) -> Padding:
 
 
 def claim_evidence(claim) -> str:
-    """One sentence: proved, held at N points, or where it fails and by how much."""
+    """Proved or held at N points; else what is wrong, what it looks like, and a point."""
     if claim.status == "pass":
         if claim.proved:
             return f"proved by SymPy, and held at {claim.points} points"
         return f"held at {claim.points} points (SymPy could not simplify the difference to 0)"
-    example = claim.counterexample or {}
-    index = example.get("index") or []
-    where = claim.name + (f"[{', '.join(map(str, index))}]" if index else "")
-    at = ", ".join(f"{n}={format_array(np.asarray(v))}" for n, v in example.get("at", {}).items())
-    text = (
-        f"at {at} the derivative for {where} is {example.get('true'):.10g}, the claim "
-        f"gives {example.get('claimed'):.10g} (off by {example.get('error'):.3g})"
+    parts = [p for p in (claim.message, claim.diagnosis) if p]
+    example = claim.counterexample
+    if example:
+        where = _entry(claim.name, example["index"])
+        at = ", ".join(f"{n}={format_array(np.asarray(v))}" for n, v in example["at"].items())
+        parts.append(
+            f"at {at} the derivative for {where} is {example['true']:.10g}, the claim "
+            f"gives {example['claimed']:.10g} (off by {example['error']:.3g})"
+        )
+    return "; ".join(parts)
+
+
+def expect_evidence(expected) -> str:
+    """All held; else what the wrong numbers look like, and the first few of them."""
+    count = int(np.size(expected.claimed))
+    noun = (
+        "the value" if expected.what == "value" else f"{count} entr{'y' if count == 1 else 'ies'}"
     )
-    return f"{claim.message}; {text}" if claim.message else text
+    if expected.status == "pass":
+        return f"{noun} hold{'s' * (count == 1)} at the precision written"
+    parts = [expected.diagnosis] if expected.diagnosis else []
+    if expected.what != "value":
+        parts.append(f"{len(expected.wrong)} of {count} wrong")
+    for wrong in expected.wrong[:3]:
+        label = "value" if expected.what == "value" else _entry(expected.what, wrong["index"])
+        parts.append(
+            f"{label}: claimed {wrong['claimed']:.10g}, true {wrong['true']:.10g} "
+            f"(allowed ±{wrong['allowed']:.2g})"
+        )
+    if len(expected.wrong) > 3:
+        parts.append("…")
+    return "; ".join(parts)
+
+
+def _entry(name: str, index) -> str:
+    return name + (f"[{', '.join(map(str, index))}]" if len(index) else "")
 
 
 def verdict_line(p: ProblemResult) -> Text:

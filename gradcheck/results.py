@@ -87,7 +87,11 @@ class PointResult:
 
 @dataclass
 class ClaimResult:
-    """A claimed formula: whether it holds, proved or tried at points, and where it fails."""
+    """A claimed formula: whether it holds, proved or tried at points, and where it fails.
+
+    ``diagnosis`` says what a wrong claim looks like (transposed, scaled, a local
+    derivative left out) where that can be recognised.
+    """
 
     name: str
     text: str
@@ -96,6 +100,23 @@ class ClaimResult:
     points: int = 0
     counterexample: dict | None = None
     message: str | None = None
+    diagnosis: str | None = None
+
+
+@dataclass
+class ExpectResult:
+    """Claimed numbers (the value, or one input's gradient) against the truth at the point.
+
+    ``wrong`` lists each entry that does not hold: its index, the claimed and the true
+    number, and how far apart they were allowed to be.
+    """
+
+    what: str
+    status: str
+    claimed: np.ndarray
+    true: np.ndarray
+    wrong: list[dict] = field(default_factory=list)
+    diagnosis: str | None = None
 
 
 @dataclass
@@ -110,6 +131,7 @@ class ProblemResult:
     message: str | None = None
     points: list[PointResult] = field(default_factory=list)
     claims: dict[str, ClaimResult] = field(default_factory=dict)
+    expected: list[ExpectResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seed: int | None = None
     tolerance: Tolerance | None = None

@@ -64,7 +64,9 @@ REDUCTIONS = [
     "sum(softmax({}) * v)",
     "u @ outer({}, v) @ u",
 ]
-POINT = st.floats(min_value=-1.5, max_value=1.5, allow_nan=False).filter(lambda t: abs(t) > 1e-3)
+# Away from singularities, and from where the expressions as written lose digits
+# (log(1 + u) with u tiny): that case has its own test, in test_check.
+POINT = st.floats(min_value=-1.5, max_value=1.5, allow_nan=False).filter(lambda t: abs(t) >= 0.25)
 
 
 def assert_estimators_agree(report):
@@ -76,8 +78,14 @@ def assert_estimators_agree(report):
         np.testing.assert_allclose(
             g.backprop, g.symbolic, rtol=1e-10, atol=1e-12 * scale, err_msg=f"backprop d/d{name}"
         )
+        # A central difference is as good as the computation's round-off allows, and f can
+        # be tiny while its intermediates are not: hence an absolute floor (the default atol).
         np.testing.assert_allclose(
-            g.central, g.symbolic, rtol=1e-5, atol=1e-7 * scale, err_msg=f"central d/d{name}"
+            g.central,
+            g.symbolic,
+            rtol=1e-5,
+            atol=max(1e-9, 1e-7 * scale),
+            err_msg=f"central d/d{name}",
         )
 
 
