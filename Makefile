@@ -17,9 +17,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/gradcheck eval "1/(2+sin(w1*x1)**2+cos(w2*x2))" --at w1=-3 --at x1=-2 --at w2=2 --at x2=-1
-	$(BIN)/gradcheck eval "sum(sigmoid(W @ x)**2)" --at "W=[[1,2,3],[3,1,2],[2,3,1]]" --at "x=[[1],[1],[1]]" \
-		--let "q=sigmoid(W @ x)" --claim "x=2 * W.T @ (q * (1 - q) * q)"
+	@echo "== gradcheck eval: one expression, at random points (seed 0)"
+	$(BIN)/gradcheck eval "1/(2+sin(w1*x1)**2+cos(w2*x2))"
+	@echo "== gradcheck check problems/: the seeds' worked problems, with their claimed numbers"
+	@echo "   and formulas. Those in problems/mistakes/ keep the seeds' mistakes: they are"
+	@echo "   expected to FAIL, and each says what is wrong."
+	$(BIN)/gradcheck check problems/ -j 2 || true
+	@$(BIN)/gradcheck check problems/*.yaml -j 2 --format json > /dev/null \
+		&& ! $(BIN)/gradcheck check problems/mistakes -j 2 --format json > /dev/null \
+		&& echo "As expected: every problem passes but those in problems/mistakes/, which fail."
 
 test: install
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -197,6 +198,124 @@ def eval_command(
         report = check(built, settings)
     _emit(report, fmt, no_color)
     sys.exit(report.exit_code)
+
+
+def _shard(ctx, param, value):
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise click.BadParameter(f"{value!r} is not K/N with 1 <= K <= N, like 2/4")
+    return int(k), int(n)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes.",
+)
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
+@click.option(
+    "--shard",
+    metavar="K/N",
+    callback=_shard,
+    help="Check only the K-th of N shares of the files (a stable split by path).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show every problem in full, not only those that did not pass.",
+)
+@checking
+@common
+def check_command(
+    paths,
+    jobs,
+    junit,
+    fail_fast,
+    shard,
+    verbose,
+    fmt,
+    rtol,
+    atol,
+    seed,
+    no_color,
+    strict,
+    step,
+    mode,
+    probes,
+    points,
+):
+    """Check problem files: every *.yaml / *.yml below each folder given.
+
+    One broken file never stops the others. Exit code 2 if any problem could not be
+    checked, else 1 if any failed, else 0. With GITHUB_ACTIONS=true, failures are also
+    printed as GitHub annotations on the file and line.
+
+    \b
+    Examples:
+      gradcheck check problems/
+      gradcheck check problems/ -j 2 --junit report.xml
+      gradcheck check problems/ --shard 1/4 --format json
+    """
+    from .batch import in_shard, run
+    from .check import Settings
+    from .files import find
+
+    try:
+        found = find(list(paths))
+    except GradcheckError as error:
+        _fail(error, no_color)
+    if not found:
+        _fail(GradcheckError(f"no problem files (*.yaml, *.yml) in {', '.join(paths)}"), no_color)
+    if shard is not None:
+        found = [p for p in found if in_shard(p, shard)]
+    settings = Settings(
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+        strict=strict,
+        mode=mode,
+        probes=probes,
+        points=points,
+        step=step,
+    )
+    report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
+    if junit:
+        from .ci import junit as junit_xml
+
+        Path(junit).write_text(junit_xml(report), encoding="utf-8")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from .ci import annotations
+
+        for line in annotations(report):
+            click.echo(line, err=fmt == "json")
+    if fmt == "json":
+        from .report import to_json
+
+        click.echo(json.dumps(to_json(report), indent=2))
+    else:
+        from .report import batch_view
+
+        _console(no_color).print(batch_view(report, verbose, shard))
+    sys.exit(report.exit_code)
+
+
+def _run_with_progress(run, found, settings, jobs, fail_fast, no_color):
+    """A progress bar on a terminal when the batch is long enough to wait for."""
+    if len(found) < 4 or not sys.stderr.isatty():
+        return run(found, settings, jobs=jobs, fail_fast=fail_fast)
+    from .report import progress_bar
+
+    with progress_bar(len(found), no_color) as advance:
+        return run(found, settings, jobs=jobs, fail_fast=fail_fast, progress=advance)
 
 
 @main.command("diff")

@@ -1,8 +1,10 @@
 """Claimed numbers (``expect:`` in a problem file), compared at the precision written.
 
 A claimed ``0.01715`` stands for 0.017145..0.017155: half a unit in its last written
-digit. An integer such as ``10`` or ``24`` stands for itself, compared at the problem's
-tolerance. A tolerance given in the problem file replaces the written precision.
+digit, but never less than 1e-9 relative (a number printed to 17 digits by float64 code
+carries that code's round-off). An integer such as ``10`` or ``24`` stands for itself,
+compared at the problem's tolerance. A tolerance given in the problem file replaces the
+written precision.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import numpy as np
 
 from .mistakes import Alternatives, diagnose
 from .results import ExpectResult, Tolerance
+from .verdicts import TOLERANCES
+
+#: The tightest a claimed number is held to: backprop's own tolerance.
+FLOOR = TOLERANCES["backprop"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ class Number:
         if explicit is not None:
             return explicit.atol + explicit.rtol * np.abs(truth)
         exact = default.atol + default.rtol * np.abs(truth)
-        # float slack: the claimed decimal itself is rounded to binary
-        written = self.precision + 4 * np.finfo(float).eps * np.abs(truth)
+        # A number printed to 17 digits by float64 code carries that code's round-off:
+        # no claim is held tighter than backprop is held to itself.
+        written = np.maximum(self.precision, FLOOR.rtol * np.abs(truth))
         return np.where(np.isnan(self.precision), exact, written)
 
 

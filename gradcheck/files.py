@@ -25,6 +25,12 @@ from .problems import Problem, assemble
 KEYS = ("name", "let", "expr", "at", "wrt", "expect", "claims", "tolerance", "step")
 SUFFIXES = (".yaml", ".yml")
 
+#: The only YAML types a problem file needs; any other tag (!!python/..., !!binary,
+#: timestamps) is refused by name.
+CORE_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("map", "seq", "str", "int", "float", "bool", "null")
+)
+
 
 @dataclass(frozen=True)
 class Value:
@@ -35,6 +41,7 @@ class Value:
     column: int  # 1-based
     text: str | None = None  # a scalar as written
     quoted: bool = False
+    keys: dict[str, tuple[int, int]] | None = None  # a mapping's keys: (line, column)
 
 
 @dataclass(frozen=True)
@@ -103,24 +110,41 @@ def _documents(text: str, path: str):
             if node is not None and node.tag != "tag:yaml.org,2002:null":
                 yield _value(loader, node, path)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ProblemError(
-            f"not valid YAML: {reason}",
-            where=path,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        raise _yaml_error(exc, text, path) from None
     finally:
         loader.dispose()
+
+
+def _yaml_error(exc, text: str, path: str) -> ProblemError:
+    """Where YAML went wrong: where the parser noticed it, unless that is the end of the
+    file (an unclosed bracket), where the construct it was reading began is more use."""
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    at_end = problem is not None and problem.index >= len(text.rstrip())
+    mark = context if (at_end and context is not None) or problem is None else problem
+    reason = " ".join(
+        p for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p
+    )
+    reason = " ".join((reason or str(exc)).split())
+    return ProblemError(
+        f"not valid YAML: {reason}",
+        where=path,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+    )
 
 
 def _value(loader, node, path: str) -> Value:
     import yaml
 
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
+    if node.tag not in CORE_TAGS:
+        raise ProblemError(
+            f"the YAML tag {node.tag!r} is not allowed", where=path, line=line, column=column
+        )
     if isinstance(node, yaml.MappingNode):
         data: dict[str, Value] = {}
+        keys: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             key = _value(loader, key_node, path)
             if not isinstance(key.data, str):
@@ -135,7 +159,8 @@ def _value(loader, node, path: str) -> Value:
                     f"{key.data!r} is given twice", where=path, line=key.line, column=key.column
                 )
             data[key.data] = _value(loader, value_node, path)
-        return Value(data, line, column)
+            keys[key.data] = (key.line, key.column)
+        return Value(data, line, column, keys=keys)
     if isinstance(node, yaml.SequenceNode):
         return Value([_value(loader, item, path) for item in node.value], line, column)
     try:
@@ -150,13 +175,7 @@ def _value(loader, node, path: str) -> Value:
 
 def _problem(document: Value, path: str, default_name: str) -> Problem:
     fields = _mapping(document, path, "a problem")
-    for key, value in fields.items():
-        if key not in KEYS:
-            raise ProblemError(
-                f"unknown key {key!r}{suggest(key, KEYS)}; the keys are " + ", ".join(KEYS),
-                where=path,
-                line=value.line,
-            )
+    _known_keys(document, KEYS, path, "")
     if "expr" not in fields:
         raise ProblemError(
             "missing key 'expr' (the scalar function to check)",
@@ -200,6 +219,16 @@ def _problem(document: Value, path: str, default_name: str) -> Problem:
     if "expect" in fields:
         problem = problem.with_expectation(_expectation(fields["expect"], path, problem))
     return problem
+
+
+def _known_keys(value: Value | None, known: tuple[str, ...], path: str, inside: str) -> None:
+    """A typo in a key must not silently skip a check: unknown keys are errors."""
+    for key, (line, column) in ((value.keys or {}) if value is not None else {}).items():
+        if key not in known:
+            hint = suggest(key, known) or "; the keys are " + ", ".join(known)
+            raise ProblemError(
+                f"unknown key {key!r}{inside}{hint}", where=path, line=line, column=column
+            )
 
 
 def _name_of(document: Value, default: str) -> str:
@@ -318,14 +347,7 @@ def _wrt(value: Value | None, path: str) -> list[str] | None:
 
 def _tolerance(value: Value | None, path: str) -> tuple[float | None, float | None]:
     fields = _mapping(value, path, "tolerance")
-    for key, item in fields.items():
-        if key not in ("rtol", "atol"):
-            raise ProblemError(
-                f"unknown key {key!r} in tolerance; the keys are rtol and atol",
-                where=path,
-                line=item.line,
-                column=item.column,
-            )
+    _known_keys(value, ("rtol", "atol"), path, " in tolerance")
     rtol = _number(fields["rtol"], path, "rtol") if "rtol" in fields else None
     atol = _number(fields["atol"], path, "atol") if "atol" in fields else None
     for name, tol, item in (("rtol", rtol, fields.get("rtol")), ("atol", atol, fields.get("atol"))):
@@ -336,14 +358,7 @@ def _tolerance(value: Value | None, path: str) -> tuple[float | None, float | No
 
 def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
     fields = _mapping(value, path, "expect")
-    for key, item in fields.items():
-        if key not in ("value", "grad"):
-            raise ProblemError(
-                f"unknown key {key!r} in expect{suggest(key, ('value', 'grad'))}; "
-                "the keys are value and grad",
-                where=path,
-                line=item.line,
-            )
+    _known_keys(value, ("value", "grad"), path, " in expect")
     missing = [n for n in problem.random_names if n not in problem.index_axes]
     if missing:
         raise ProblemError(

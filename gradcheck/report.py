@@ -6,12 +6,14 @@ prints them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -148,10 +150,10 @@ def _plain(value):
 
 def render(report: Report) -> RenderableType:
     """Every problem in full: point, value, gradient table, claims, notes, verdict."""
-    return Group(*(_problem_view(p) for p in report.problems))
+    return Group(*(problem_view(p) for p in report.problems))
 
 
-def _problem_view(p: ProblemResult) -> RenderableType:
+def problem_view(p: ProblemResult) -> RenderableType:
     parts: list[RenderableType] = []
     title = Text.assemble(("● ", STYLE[p.status]), (p.name, "bold"))
     if p.file:
@@ -422,13 +424,11 @@ def _entry(name: str, index) -> str:
 def verdict_line(p: ProblemResult) -> Text:
     """``PASS  4 entries at 1 point; worst central error 3.1e-11 (rtol 1e-06, atol 1e-09)``."""
     counts = dict.fromkeys(STATUSES, 0)
-    worst = 0.0
     for point in p.points:
         for g in point.gradient.values():
             for status in g.status.flat:
                 counts[str(status)] += 1
-            if "central" in g.errors and g.errors["central"].size:
-                worst = max(worst, float(np.nanmax(g.errors["central"])))
+    worst = worst_error(p)
     entries = sum(counts.values())
     text = Text.assemble(
         (f"  {p.status.upper()}", STYLE[p.status]),
@@ -443,7 +443,7 @@ def verdict_line(p: ProblemResult) -> Text:
         details.append(f"{bad_claims} claim{'s' * (bad_claims > 1)} wrong")
     if details:
         text.append("; " + ", ".join(details))
-    if any(pt.probes is None for pt in p.points):
+    if worst is not None:
         text.append(f"; worst central error {worst:.1e}")
     if p.tolerance is not None:
         text.append(f"  (rtol {p.tolerance.rtol:g}, atol {p.tolerance.atol:g})", style="dim")
@@ -543,3 +543,135 @@ def derivative_view(expression: str, rows) -> RenderableType:
     for _, _, label, formula in rows:
         table.add_row(f"d/d{label} =", formula)
     return Group(Text.assemble(("f = ", "dim"), expression), Padding(table, (1, 0, 0, 0)))
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def what_is_wrong(p: ProblemResult) -> str:
+    """One line: the error, or what failed (diagnosis first), or the kink; '' for a pass."""
+    if p.status == "error":
+        return p.message or "could not be checked"
+    reasons = []
+    for x in p.expected:
+        if x.status == "fail":
+            first = x.wrong[0]
+            label = "value" if x.what == "value" else _entry(x.what, first["index"])
+            example = f"{label} claimed {first['claimed']:.6g}, true {first['true']:.6g}"
+            what = "value" if x.what == "value" else f"expected grad {x.what}"
+            count = "" if x.what == "value" else f"{len(x.wrong)} of {x.claimed.size} wrong, "
+            reasons.append(f"{what}: {x.diagnosis or count + 'e.g. ' + example}")
+    for c in p.claims.values():
+        if c.status == "fail":
+            example = c.counterexample
+            detail = (
+                c.diagnosis
+                or c.message
+                or (
+                    f"{_entry(c.name, example['index'])} is {example['true']:.6g} at a point where "
+                    f"it gives {example['claimed']:.6g}"
+                )
+            )
+            reasons.append(f"claim for {c.name}: {detail}")
+    for note in p.notes:
+        if "forward pass disagrees" in note:
+            reasons.append(note)
+    wanted = {"fail"} if p.status == "fail" else {"kink"}
+    for point in p.points:
+        for name, g in point.gradient.items():
+            for k, cause in sorted(g.causes.items()):
+                if str(g.status.flat[k]) in wanted:
+                    reasons.append(f"{_entry(name, np.unravel_index(k, g.shape))}: {cause}")
+                    break
+        for i, probe in enumerate(point.probes or []):
+            if probe.status in wanted and probe.cause:
+                reasons.append(f"u{i + 1}: {probe.cause}")
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def worst_error(p: ProblemResult) -> float | None:
+    """The largest central-difference error over every entry and point, relative to the
+    reference but floored at atol / rtol: below that size an entry is judged by atol, and
+    its relative error says nothing (None where there are no differences)."""
+    floor = (
+        0.0 if p.tolerance is None or not p.tolerance.rtol else p.tolerance.atol / p.tolerance.rtol
+    )
+    worst = None
+    for point in p.points:
+        for g in point.gradient.values():
+            if g.central is None or not g.central.size:
+                continue
+            reference = g.symbolic if g.symbolic is not None else g.backprop
+            with np.errstate(invalid="ignore", divide="ignore"):
+                error = np.abs(g.central - reference) / np.maximum(np.abs(reference), floor)
+            finite = error[np.isfinite(error)]
+            if finite.size:
+                worst = max(worst or 0.0, float(finite.max()))
+    return worst
+
+
+def summary(report: Report) -> RenderableType:
+    """One row per problem: status, name, where, worst error, what is wrong; then totals."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("status", no_wrap=True, min_width=6)
+    table.add_column("problem", max_width=44, overflow="fold")
+    table.add_column("worst error", no_wrap=True, min_width=11)
+    table.add_column("what is wrong", min_width=24)
+    for p in report.problems:
+        error = worst_error(p)
+        problem = Text(p.name)
+        if p.file is not None:
+            problem.append("\n" + p.file + (f":{p.line}" if p.line else ""), style="dim")
+        table.add_row(
+            Text(p.status, style=STYLE[p.status]),
+            problem,
+            "" if error is None else f"{error:.1e}",
+            what_is_wrong(p),
+        )
+    counts = report.summary
+    count = len(report.problems)
+    totals = Text(f"{count} problem{'s' * (count != 1)}: ")
+    for i, status in enumerate(STATUSES):
+        totals.append(", " if i else "")
+        totals.append(
+            f"{counts[status]} {status}", style=STYLE[status] if counts[status] else "dim"
+        )
+    return Group(table, Text(""), totals)
+
+
+def plain_text(renderable: RenderableType, width: int = 120) -> str:
+    """A renderable as plain text (for JUnit files and logs)."""
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(renderable)
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+
+
+def batch_view(report: Report, verbose: bool, shard: tuple[int, int] | None) -> RenderableType:
+    """Every problem that did not pass in full (all with ``verbose``), then the summary."""
+    shown = [p for p in report.problems if verbose or p.status != "pass"]
+    parts = [problem_view(p) for p in shown]
+    if shard is not None:
+        parts.append(Text(f"shard {shard[0]} of {shard[1]}", style="dim"))
+    if not report.problems:
+        parts.append(Text("no problems to check", style="dim"))
+    else:
+        parts.append(summary(report))
+    return Group(*parts)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, no_color: bool):
+    """A transient progress bar on stderr; yields a function taking (done, total)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True, **({"color_system": None} if no_color else {}))
+    with Progress(
+        "checking",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("check", total=total)
+        yield lambda done, _total: progress.update(task, completed=done)

@@ -135,6 +135,7 @@ class ProblemResult:
     notes: list[str] = field(default_factory=list)
     seed: int | None = None
     tolerance: Tolerance | None = None
+    seconds: float = 0.0
 
 
 @dataclass

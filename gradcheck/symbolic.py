@@ -16,10 +16,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import __version__
+from . import cache
 from .graph import Program
 from .ops import OPS
-from .tape import OPERATIONS, Tape, cache_key, load, store
+from .tape import OPERATIONS, TAPE_FORMAT, Tape, load, store
 
 #: Above this many scalar operations in the expanded expression, symbolic is skipped.
 SIZE_LIMIT = 5_000
@@ -311,7 +311,7 @@ def tape_for(program: Program, wrt, index_values: Mapping[str, int] | None = Non
         SymbolicUnavailable: above the size limit, or not evaluable.
     """
     index_values = dict(index_values or {})
-    key = cache_key(__version__, program.fingerprint(), sorted(wrt), sorted(index_values.items()))
+    key = cache.key(TAPE_FORMAT, program.fingerprint(), sorted(wrt), sorted(index_values.items()))
     tape = load(key)
     if tape is None:
         expr, symbols = lower(program, index_values, evaluate=False)

@@ -8,16 +8,14 @@ keeps a repeated check fast (importing SymPy alone takes about half a second).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+
+from . import cache
 
 #: Working precision of the ground truth, in decimal digits.
 DIGITS = 30
@@ -195,49 +193,17 @@ def _real(number) -> float:
 # ---------------------------------------------------------------- cache
 
 
-def cache_dir() -> Path | None:
-    """Where tapes are kept: $GRADCHECK_CACHE_DIR, else $XDG_CACHE_HOME/gradcheck.
-
-    ``GRADCHECK_NO_CACHE=1`` turns the cache off.
-    """
-    if os.environ.get("GRADCHECK_NO_CACHE"):
-        return None
-    if os.environ.get("GRADCHECK_CACHE_DIR"):
-        return Path(os.environ["GRADCHECK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gradcheck"
-
-
-def cache_key(*parts) -> str:
-    """A digest of everything a tape depends on."""
-    return hashlib.sha256(repr((TAPE_FORMAT, *parts)).encode()).hexdigest()
-
-
 def load(key: str) -> Tape | None:
     """The cached tape for ``key``; None when absent, off, or damaged."""
-    folder = cache_dir()
-    path = folder / "tapes" / f"{key}.json" if folder else None
-    if path is None or not path.is_file():
+    text = cache.read("tapes", key)
+    if text is None:
         return None
     try:
-        return Tape.from_json(path.read_text())
-    except (OSError, ValueError, KeyError, TypeError):
+        return Tape.from_json(text)
+    except (ValueError, KeyError, TypeError):
         return None  # a damaged entry is rebuilt by the caller
 
 
 def store(key: str, tape: Tape) -> None:
-    """Keep a tape for next time (silently nothing when the cache is off or unwritable)."""
-    folder = cache_dir()
-    if folder is not None:
-        _write_atomically(folder / "tapes" / f"{key}.json", tape.to_json())
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Concurrent workers may write the same entry; each write is whole or absent."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-            f.write(text)
-        os.replace(f.name, path)
-    except OSError:
-        pass  # no cache, no harm: a read-only home still gets its answer
+    """Keep a tape for next time."""
+    cache.write("tapes", key, tape.to_json())

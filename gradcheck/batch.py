@@ -1,0 +1,90 @@
+"""Checking folders of problem files: workers, shards, fail-fast, in a stable order.
+
+Each file is a unit of work; a file that cannot be read or parsed becomes an ``error``
+result and never stops the others. Results come back in the order of the files (sorted
+paths), whatever order the workers finish in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from . import files
+from .check import Settings, check_one, failed
+from .results import ProblemResult, Report
+
+#: Called after each file with (files done, files in all).
+Progress = Callable[[int, int], None]
+
+
+def in_shard(path: Path, shard: tuple[int, int]) -> bool:
+    """Whether ``path`` belongs to shard K of N (1-based): a stable split by path, so each
+    machine of a CI matrix takes the same files every run, whatever files are added."""
+    k, n = shard
+    return zlib.crc32(path.as_posix().encode()) % n == k - 1
+
+
+def check_file(path: Path, settings: Settings) -> list[ProblemResult]:
+    """Every problem in one file, checked; a broken problem or file is an error result."""
+    out = []
+    for item in files.load(path):
+        start = time.perf_counter()
+        if isinstance(item, files.Broken):
+            result = failed(item.name, item.error, file=item.file)
+        else:
+            result = check_one(item, settings)
+        result.seconds = time.perf_counter() - start
+        out.append(result)
+    return out
+
+
+def run(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    jobs: int = 1,
+    fail_fast: bool = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Check the problems in ``paths`` (files, already found and sharded).
+
+    With ``fail_fast`` the run stops at the first file with a failure or error: files not
+    yet started are not checked.
+    """
+    results: dict[int, list[ProblemResult]] = {}
+    done = 0
+
+    def record(index: int, problems: list[ProblemResult]) -> bool:
+        nonlocal done
+        results[index] = problems
+        done += 1
+        if progress is not None:
+            progress(done, len(paths))
+        return fail_fast and any(p.status in ("fail", "error") for p in problems)
+
+    if jobs <= 1 or len(paths) <= 1:
+        for index, path in enumerate(paths):
+            if record(index, check_file(path, settings)):
+                break
+    else:
+        _in_workers(paths, settings, jobs, record)
+    return Report([p for index in sorted(results) for p in results[index]])
+
+
+def _in_workers(paths, settings, jobs, record) -> None:
+    # spawn, not fork: a forked child of a process holding BLAS threads can deadlock
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending = {pool.submit(check_file, path, settings): i for i, path in enumerate(paths)}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if record(pending.pop(future), future.result()):
+                    for rest in pending:
+                        rest.cancel()
+                    return

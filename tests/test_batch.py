@@ -1,0 +1,184 @@
+"""gradcheck check: the shipped problems, batches, JUnit, annotations, shards, workers."""
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gradcheck.batch import in_shard, run
+from gradcheck.check import Settings
+from gradcheck.cli import main
+from gradcheck.files import find
+
+PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
+SHIPPED = sorted(PROBLEMS.rglob("*.yaml"))
+
+GOOD = "expr: sin(x)*y\nat: {x: 1, y: 2}\nexpect:\n  grad: {x: 1.0806, y: 0.8415}\n"
+FAILING = "name: wrong\nexpr: x^2\nat: {x: 3}\nexpect:\n  grad: {x: 5}\n"
+BROKEN = "expr: x\nat: [1, 2\n"  # an unclosed list: the error is where it opens
+
+
+def cli(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.relative_to(PROBLEMS).as_posix() for p in SHIPPED])
+def test_every_shipped_problem_gets_its_verdict(path):
+    expected = "fail" if "mistakes" in path.parts else "pass"
+    report = run([path], Settings())
+    assert [p.status for p in report.problems] == [expected] * len(report.problems)
+    if expected == "fail":
+        assert path.read_text().startswith("# MUST FAIL."), "say what is wrong, at the top"
+
+
+def test_the_shipped_mistakes_are_recognised():
+    report = run(find([str(PROBLEMS / "mistakes")]), Settings())
+    by_name = {p.name: p for p in report.problems}
+    dropped = by_name["seed 000 Q2: the formulas, sigmoid's derivative dropped"]
+    for claim in dropped.claims.values():
+        assert "local derivative of q = 'sigmoid(W @ x)'" in claim.diagnosis
+    hand = by_name["seed 000 Q2: the hand values"]
+    assert [x.what for x in hand.expected if x.status == "fail"] == ["W", "x"]
+    assert [x.status for x in hand.expected if x.what == "value"] == ["pass"]
+
+
+def batch(tmp_path):
+    for name, text in (
+        ("a_good.yaml", GOOD),
+        ("b_failing.yaml", FAILING),
+        ("c_broken.yaml", BROKEN),
+    ):
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_a_mixed_batch_gives_every_problem_a_row_and_exit_2(tmp_path):
+    result = cli("check", batch(tmp_path))
+    assert result.exit_code == 2
+    out = result.stdout
+    assert "3 problems: 1 pass, 0 kink, 1 fail, 1 error" in out
+    assert "a_good.yaml" in out and "b_failing.yaml:1" in out and "c_broken.yaml" in out
+    assert "expected grad x: 1 of 1 wrong, e.g. x claimed 5, true 6" in out
+    assert "not valid YAML" in out
+
+
+def test_exit_1_without_errors(tmp_path):
+    (tmp_path / "f.yaml").write_text(FAILING)
+    (tmp_path / "g.yaml").write_text(GOOD)
+    assert cli("check", tmp_path).exit_code == 1
+    assert cli("check", tmp_path / "g.yaml").exit_code == 0
+
+
+def test_json_is_the_design_document(tmp_path):
+    result = cli("check", batch(tmp_path), "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["version"] == 1 and doc["summary"] == {"pass": 1, "fail": 1, "kink": 0, "error": 1}
+    good, failing, broken = doc["problems"]
+    assert good["status"] == "pass" and good["points"][0]["gradient"]["x"]["expected"] == 1.0806
+    assert failing["expect"]["x"]["wrong"][0] == {
+        "index": [],
+        "claimed": 5.0,
+        "true": 6.0,
+        "allowed": pytest.approx(6e-6, rel=1e-3),
+    }
+    assert broken["status"] == "error" and broken["file"].endswith("c_broken.yaml")
+    assert (
+        broken["line"] == 2 and "not valid YAML: while parsing a flow sequence" in broken["message"]
+    )
+
+
+def test_junit_has_one_testcase_per_problem(tmp_path):
+    report = tmp_path / "out" / "report.xml"
+    report.parent.mkdir()
+    cli("check", batch(tmp_path), "--junit", report)
+    root = ElementTree.parse(report).getroot()
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == ["a_good", "wrong", "c_broken"]
+    assert root.get("tests") == "3" and root.get("failures") == "1" and root.get("errors") == "1"
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    assert "claimed 5, true 6" in cases[1].find("failure").get("message")
+    assert "claimed" in cases[1].find("failure").text
+    assert "not valid YAML" in cases[2].find("error").get("message")
+    assert cases[1].get("file").endswith("b_failing.yaml") and cases[1].get("line") == "1"
+
+
+def test_github_annotations(tmp_path):
+    result = cli("check", batch(tmp_path), env={"GITHUB_ACTIONS": "true"})
+    lines = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert len(lines) == 2
+    assert lines[0].startswith(f"::error file={tmp_path / 'b_failing.yaml'},line=1,title=")
+    assert lines[1].startswith("::error file=") and ",line=2," in lines[1]
+    assert "%0A" not in lines[0] or "\n" not in lines[0]
+    plain = cli("check", batch(tmp_path), env={"GITHUB_ACTIONS": None}).stdout
+    assert "::error" not in plain
+
+
+def test_kinks_are_warnings_in_annotations(tmp_path):
+    (tmp_path / "k.yaml").write_text("expr: relu(x - 1)*y\nat: {x: 1, y: 2}\n")
+    result = cli("check", tmp_path, env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 0
+    assert any(line.startswith("::warning file=") for line in result.stdout.splitlines())
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    for i in range(4):
+        (tmp_path / f"{i}.yaml").write_text(FAILING if i == 1 else GOOD)
+    report = run(find([str(tmp_path)]), Settings(), fail_fast=True)
+    assert [p.status for p in report.problems] == ["pass", "fail"]
+
+
+def test_shards_split_the_files_stably_and_completely(tmp_path):
+    paths = [Path(f"problems/p{i}.yaml") for i in range(40)]
+    shards = [[p for p in paths if in_shard(p, (k, 3))] for k in (1, 2, 3)]
+    assert sorted(p for shard in shards for p in shard) == sorted(paths) and all(shards)
+    assert shards == [[p for p in paths if in_shard(p, (k, 3))] for k in (1, 2, 3)]
+
+
+def test_shard_option(tmp_path):
+    batch(tmp_path)
+    counts = []
+    for k in (1, 2):
+        doc = json.loads(cli("check", tmp_path, "--shard", f"{k}/2", "--format", "json").stdout)
+        counts.append(len(doc["problems"]))
+    assert sum(counts) == 3
+    assert cli("check", tmp_path, "--shard", "3/2").exit_code == 2
+    assert cli("check", tmp_path, "--shard", "x").exit_code == 2
+
+
+def test_workers_give_the_same_report(tmp_path):
+    paths = find([str(batch(tmp_path))])
+    one = run(paths, Settings())
+    two = run(paths, Settings(), jobs=2)
+    assert [(p.name, p.status, p.message) for p in one.problems] == [
+        (p.name, p.status, p.message) for p in two.problems
+    ]
+
+
+def test_paths_that_do_not_exist_or_hold_no_problems(tmp_path):
+    assert cli("check", tmp_path / "missing").exit_code == 2
+    (tmp_path / "notes.txt").write_text("x")
+    result = cli("check", tmp_path)
+    assert result.exit_code == 2 and "no problem files" in result.stderr
+    assert cli("check", tmp_path / "notes.txt").exit_code == 2
+
+
+def test_verbose_shows_passing_problems_in_full(tmp_path):
+    (tmp_path / "g.yaml").write_text(GOOD)
+    assert "symbolic" not in cli("check", tmp_path).stdout
+    assert "symbolic" in cli("check", tmp_path, "-v").stdout
+
+
+def test_the_pre_commit_hook_is_valid_and_picks_problem_files():
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "gradcheck" and hook["entry"] == "gradcheck check"
+    pattern = re.compile(hook["files"])
+    assert pattern.search("problems/seed-000-q1.yaml")
+    assert pattern.search("course/problems/week1/a.yml")
+    assert not pattern.search(".github/workflows/ci.yml")
