@@ -169,3 +169,26 @@ def test_find_walks_folders_and_keeps_order(tmp_path):
         "b/y.yaml",
         "b/z.yml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("claimed", "status"),
+    [
+        ("0.2449", "pass"),
+        ("0.24490", "pass"),  # 0.244895..0.244905
+        ("0.24491", "fail"),
+        ("0.2448", "fail"),
+        ("0.245", "pass"),
+        ("0.24", "pass"),  # 0.235..0.245
+        ("0.23", "fail"),
+    ],
+)
+def test_claimed_numbers_hold_at_the_precision_written(tmp_path, claimed, status):
+    from gradcheck import check
+
+    # d/dx of 12/49 * x is 0.24489795...: 0.2449 stands for 0.24485..0.24495
+    (problem,) = load(
+        write(tmp_path, f"expr: 12/49 * x\nat: {{x: 1}}\nexpect:\n  grad: {{x: {claimed}}}\n")
+    )
+    (out,) = check(problem).problems
+    assert out.status == status
