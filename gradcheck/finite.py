@@ -1,15 +1,18 @@
 """Finite-difference estimators and their step rules (NumPy only, testable alone).
 
-Steps are scaled to the input's magnitude and the method's order: a one-sided difference
-balances O(h) truncation against O(eps/h) round-off at ``h ~ sqrt(eps)``, a central one
-balances O(h^2) against O(eps/h) at ``h ~ eps^(1/3)``. Each step is then made exactly
+Steps are scaled to the input's magnitude. A one-sided difference balances O(h)
+truncation against O(eps/h) round-off at ``h ~ sqrt(eps)``. A central one balances O(h^2)
+against round-off at a step that depends on the third derivative as well, which no fixed
+rule knows (for a piecewise-linear f, with no truncation at all, the larger the step the
+better): it is chosen per entry from a ladder of steps, where consecutive estimates
+agree best without falling below their round-off. Every step is made exactly
 representable (``(x + h) - x``), so the divisor is the step the function really saw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +28,11 @@ EVALUATION_ULPS = 8.0
 #: Returns the values and, per row, a non-smooth node whose branch differs from the
 #: unperturbed point's (-1 where none does).
 Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+#: The central step is chosen from these, times max(1, |x|): 1e-2 down by factors of 8,
+#: seven rungs to about 4e-8, around the classic eps^(1/3) ~ 6e-6.
+LADDER = 1e-2 * 8.0 ** -np.arange(7)
 
 
 def central_step(scale: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -57,6 +65,8 @@ class Differences:
     one_sided_rounding: np.ndarray
     curvature: np.ndarray
     crossed: np.ndarray
+    richardson: np.ndarray | None = None
+    richardson_step: np.ndarray | None = None
 
     def one_sided_truncation(self) -> np.ndarray:
         """A bound on the O(h) truncation error of a one-sided difference: h |f''|."""
@@ -64,30 +74,126 @@ class Differences:
 
 
 def entrywise(
-    evaluate: Evaluate, x: np.ndarray, f0: float, step: float | None = None, size: float = 0.0
+    evaluate: Evaluate,
+    x: np.ndarray,
+    f0: float,
+    step: float | None = None,
+    size: float = 0.0,
+    with_richardson: bool = False,
 ) -> Differences:
     """Differences for every entry of one input, flattened.
 
     ``x`` is the input's value (flattened), ``f0`` the function's value at the point,
     ``step`` a fixed step that overrides the rules for every method, and ``size`` the
     largest intermediate value (what an evaluation's round-off is relative to).
+    ``with_richardson`` adds Richardson's extrapolation of the central differences.
     """
     x = np.asarray(x, dtype=float).ravel()
     n = x.size
     if step is None:
-        hc, ho = central_step(x), one_sided_step(x)
+        (hc, hr), ho = ladder_steps(evaluate, x, f0, size), one_sided_step(x)
+        moves = [x + hc, x - hc, x + ho, x - ho]
     else:
-        hc = ho = np.full(n, float(step))
-    shared = step is not None
-    moves = [x + hc, x - hc] if shared else [x + hc, x - hc, x + ho, x - ho]
+        hc = hr = ho = np.full(n, float(step))
+        moves = [x + hc, x - hc]
+    if with_richardson:
+        moves += [x + hr, x - hr, x + hr / 2, x - hr / 2]
     values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
-    rows = values.reshape(len(moves), n)
-    sides = crossed.reshape(len(moves), n)
-    central = _estimates(f0, rows[0], rows[1], moves[0] - x, x - moves[1], size)
+    f = values.reshape(len(moves), n)
+    central = _estimates(f0, f[0], f[1], moves[0] - x, x - moves[1], size)
     one_sided = (
-        central if shared else _estimates(f0, rows[2], rows[3], moves[2] - x, x - moves[3], size)
+        central
+        if step is not None
+        else _estimates(f0, f[2], f[3], moves[2] - x, x - moves[3], size)
     )
-    return _differences(central, one_sided, hc, ho, np.max(sides, axis=0))
+    sides = crossed.reshape(len(moves), n)[: 2 if step is not None else 4]
+    out = _differences(central, one_sided, moves[0] - x, ho, np.max(sides, axis=0))
+    if with_richardson:
+        whole = (f[-4] - f[-3]) / (moves[-4] - moves[-3])
+        half = (f[-2] - f[-1]) / (moves[-2] - moves[-1])
+        out = replace(out, richardson=richardson(whole, half), richardson_step=hr)
+    return out
+
+
+def ladder_steps(
+    evaluate: Evaluate, x: np.ndarray, f0: float, size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central and Richardson steps for every entry, from central differences on a ladder."""
+    n = x.size
+    hs = LADDER[:, None] * np.maximum(1.0, np.abs(x))
+    moves = [m for h in hs for m in (x + h, x - h)]
+    values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
+    f = values.reshape(len(moves), n)
+    sides = crossed.reshape(len(moves), n)
+    rungs = [
+        _estimates(f0, f[2 * j], f[2 * j + 1], moves[2 * j] - x, x - moves[2 * j + 1], size)
+        for j in range(len(hs))
+    ]
+    central = np.array([r["central"] for r in rungs])
+    noise = np.array([r["rounding"] for r in rungs])
+    usable = np.isfinite(central) & (np.maximum(sides[0::2], sides[1::2]) < 0)
+    return optimal_steps(central, hs, noise, usable)
+
+
+def optimal_steps(
+    central: np.ndarray, hs: np.ndarray, noise: np.ndarray, usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps for central differences and for Richardson, per entry, from a ladder.
+
+    The central step minimises |T| h^2 + e/h.
+
+    ``central`` and ``hs`` are (rungs, entries), the largest step first; ``noise`` bounds
+    each rung's round-off (``noise * h`` is ``EVALUATION_ULPS`` ulps of the largest
+    intermediate). Truncation and round-off tell themselves apart by how they scale down
+    the ladder: the difference of two rungs is ``T (h1^2 - h2^2)`` where truncation
+    rules, so consecutive pairs give the same T; it is about ``e / h2`` where round-off
+    rules, so consecutive "T"s differ 8^3-fold. T (= f'''/6) is taken from the smallest
+    consistent pairs, e from the smallest rungs (the median of three pairs; an ulp of the
+    largest intermediate where they cannot be used): then ``h* = (e / 2|T|)^(1/3)``.
+    Where no truncation shows (a piecewise-linear or quadratic f), the largest usable
+    step is best. The step
+    never exceeds the largest rung below which every rung is usable (no kink crossed, no
+    value off the domain). Richardson's error, ``T4 h^4 + (5/3) e/h``, is minimised with
+    T4 estimated from T as if f's derivatives grew with one length scale.
+    """
+    rungs, entries = central.shape
+    pick = np.arange(entries)
+    assumed = noise[-1] * hs[-1] / EVALUATION_ULPS
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pair = np.array([usable[j] & usable[j + 1] for j in range(rungs - 1)])
+        gap = np.array([np.abs(central[j] - central[j + 1]) for j in range(rungs - 1)])
+        slope = gap / (hs[:-1] ** 2 - hs[1:] ** 2)  # T, if truncation rules the pair
+        grain = gap * hs[1:]  # e, if round-off rules the pair
+        truncation = np.zeros(entries)
+        for j in range(rungs - 2):  # smaller consistent pairs overwrite larger ones
+            same = pair[j] & pair[j + 1] & (gap[j + 1] > 0) & _within(slope[j], slope[j + 1], 4)
+            truncation = np.where(same, slope[j + 1], truncation)
+        # a lone large pair far above any round-off is truncation too (high curvature)
+        lone = (truncation == 0) & pair[0] & (gap[0] > 4 * (noise[0] + noise[1]))
+        truncation = np.where(lone, slope[0], truncation)
+        # the round-off: the median over the three smallest pairs (one may agree by chance)
+        small = slice(rungs - 4, rungs - 1)
+        settled = np.all(pair[small], axis=0)
+        measured = np.median(grain[small], axis=0)
+        e = np.where(settled, np.clip(measured, assumed / 100, assumed), assumed)
+        best = np.cbrt(e / (2 * truncation))
+        # Richardson: T4 h^4 + (5/3) e/h, with T4 ~ |f'| / L^4 where T ~ |f'| / L^2
+        slope_of_f = np.abs(central[rungs // 2])
+        best_richardson = (e * slope_of_f / truncation**2) ** 0.2
+    # the largest rung below which every rung is usable
+    blocked = np.cumsum(~usable[::-1], axis=0)[::-1] > 0
+    first_clear = np.argmax(~blocked, axis=0)
+    ceiling = np.where(np.any(~blocked, axis=0), hs[first_clear, pick], hs[-1])
+    steps = []
+    for h in (best, best_richardson):
+        good = np.isfinite(h) & (h > 0) & (truncation > 0)
+        steps.append(np.clip(np.where(good, np.minimum(h, ceiling), ceiling), hs[-1], None))
+    return steps[0], steps[1]
+
+
+def _within(a: np.ndarray, b: np.ndarray, factor: float) -> np.ndarray:
+    """Both positive and within ``factor`` of each other."""
+    return (a > 0) & (b > 0) & (a <= factor * b) & (b <= factor * a)
 
 
 def along(
@@ -145,3 +251,62 @@ def _estimates(f0, f_up, f_down, h_up, h_down, size: float = 0.0) -> dict:
             # central: two evaluations' noise over the whole width; one-sided: over one step
             "rounding": 2 * noise / (h_up + h_down),
         }
+
+
+# ---------------------------------------------------------------- complex step, Richardson
+
+
+def complex_step_size(x: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Im f(x + ih) / h subtracts nothing, so h can be tiny: its truncation O(h^2) then
+    vanishes below round-off. Tiny, but far from underflow in the working precision."""
+    return np.sqrt(eps) * 1e-6 * np.maximum(1.0, np.abs(x))
+
+
+def complex_step(evaluate: Evaluate, x: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Im f(x + i h e_k) / h for every entry k: accurate to about eps where f is analytic."""
+    x = np.asarray(x).ravel()
+    h = complex_step_size(x, eps)
+    values, _ = evaluate(np.arange(x.size), x + 1j * h)
+    return np.imag(values) / h
+
+
+def richardson(central_h: np.ndarray, central_half: np.ndarray) -> np.ndarray:
+    """(4 C(h/2) - C(h)) / 3: the h^2 terms of two central differences cancel, leaving h^4."""
+    return (4 * central_half - central_h) / 3
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+SWEEP_METHODS = ("forward", "backward", "central", "complex", "richardson")
+
+
+def sweep(
+    evaluate: Evaluate,
+    x: float,
+    k: int,
+    f0: float,
+    steps: np.ndarray,
+    analytic: bool,
+) -> dict[str, np.ndarray | None]:
+    """Every estimator of df/dx_k at every step h (one batch): forward, backward and
+    central at h, complex step at h (None where f is not analytic), and Richardson from
+    the central differences at h and h/2."""
+    steps = np.asarray(steps, dtype=float)
+    moves = np.concatenate([x + steps, x - steps, x + steps / 2, x - steps / 2])
+    values, _ = evaluate(np.full(moves.size, k), moves)
+    up, down, up_half, down_half = values.reshape(4, steps.size)
+    h_up, h_down = (x + steps) - x, x - (x - steps)
+    half_up, half_down = (x + steps / 2) - x, x - (x - steps / 2)
+    central = (up - down) / (h_up + h_down)
+    out: dict[str, np.ndarray | None] = {
+        "forward": (up - f0) / h_up,
+        "backward": (f0 - down) / h_down,
+        "central": central,
+        "complex": None,
+        "richardson": richardson(central, (up_half - down_half) / (half_up + half_down)),
+    }
+    if analytic:
+        complex_values, _ = evaluate(np.full(steps.size, k), x + 1j * steps)
+        out["complex"] = np.imag(complex_values) / steps
+    return out

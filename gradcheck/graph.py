@@ -155,6 +155,25 @@ class Program:
         needs = self._leads_to(frozenset(wrt))
         return [i for i, node in enumerate(self.nodes) if needs[i] and node.op in DROPPABLE]
 
+    def depending_on(self, name: str) -> list[bool]:
+        """Per node, whether its value depends on the input ``name``."""
+        depends: list[bool] = []
+        for i, node in enumerate(self.nodes):
+            depends.append(
+                (node.op == "input" and node.name == name) or any(depends[j] for j in self.args[i])
+            )
+        return depends
+
+    def not_analytic(self, name: str) -> list[int]:
+        """Nodes on the way from ``name`` to the output that complex step cannot pass
+        (relu, abs, max ...: not analytic; erf: no complex implementation here)."""
+        depends = self.depending_on(name)
+        return [
+            i
+            for i, node in enumerate(self.nodes)
+            if depends[i] and node.op not in ("input", "const") and not OPS[node.op].complex_safe
+        ]
+
     def nonsmooth(self) -> list[int]:
         """Positions of the nodes whose derivative jumps somewhere (relu, abs, max ...)."""
         return [

@@ -168,7 +168,13 @@ def _matmul_vjp_b(g, out, a, b):
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    if np.iscomplexobj(x):  # complex step: the analytic form (logaddexp is real only)
+        return 1 / (1 + np.exp(-x))
     return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.log1p(np.exp(x)) if np.iscomplexobj(x) else np.logaddexp(0.0, x)
 
 
 _erf_entries = np.frompyfunc(math.erf, 1, 1)
@@ -180,14 +186,14 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
     rows = _rows(x)
-    top = np.max(rows, axis=1)
+    top = np.max(rows.real, axis=1)  # the shift keeps exp in range; complex: its real part
     top = np.where(np.isfinite(top), top, 0.0)
     return top + np.log(np.sum(np.exp(rows - top[:, None]), axis=1))
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     rows = _rows(x)
-    shifted = np.exp(rows - np.max(rows, axis=1, keepdims=True))
+    shifted = np.exp(rows - np.max(rows.real, axis=1, keepdims=True))
     return (shifted / np.sum(shifted, axis=1, keepdims=True)).reshape(x.shape)
 
 
@@ -242,7 +248,7 @@ def _index_arrays(x: np.ndarray, idx: tuple[np.ndarray, ...]) -> tuple[np.ndarra
     batch = max([x.shape[0], *(i.shape[0] for i in idx)])
     ints = []
     for axis, raw in enumerate(idx):
-        values = np.broadcast_to(raw, (batch,))
+        values = np.real(np.broadcast_to(raw, (batch,)))
         rounded = np.round(values)
         if not np.all(values == rounded):
             raise DomainError(f"index {values[values != rounded][0]:g} is not an integer")
@@ -371,7 +377,6 @@ def _tie(a, b):
 
 _SQRT_PI = math.sqrt(math.pi)
 
-# fmt: off  (one row per primitive reads as a table; the formatter would scatter it)
 _TABLE = [
     # element-wise arithmetic (the operators)
     _binary(
@@ -522,7 +527,7 @@ _TABLE = [
     ),
     _unary(
         "softplus",
-        lambda x: np.logaddexp(0.0, x),
+        _softplus,
         lambda g, o, x: g * _stable_sigmoid(x),
         lambda sp, x: sp.log(1 + sp.exp(x)),
         summary="log(1 + exp(x))",
@@ -708,7 +713,6 @@ _TABLE = [
         summary="z[2], W[0, 1]",
     ),
 ]
-# fmt: on
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
 

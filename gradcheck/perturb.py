@@ -37,13 +37,18 @@ class OneEntry:
 
     def dense(self) -> np.ndarray:
         rows = len(self.at)
-        copies = np.repeat(self.base, rows, axis=0)
+        copies = _copies(self.base, rows, self.entry.dtype)
         copies.reshape(rows, -1)[np.arange(rows), self.at] = self.entry
         return copies
 
     def change(self) -> np.ndarray:
         """How far each copy's entry moved from the point (exact: nearby floats)."""
         return self.entry - self.base.reshape(-1)[self.at]
+
+
+def _copies(base: np.ndarray, rows: int, dtype) -> np.ndarray:
+    """``rows`` copies of ``base``, in a type that can hold a moved entry (complex step)."""
+    return np.repeat(base.astype(np.result_type(base, dtype), copy=False), rows, axis=0)
 
 
 def _shared(value) -> bool:
@@ -62,24 +67,14 @@ class Perturbation:
         self.program = program
         self.values = values
         self.name = name
-        self.changing = self._changing(program, name)
+        self.changing = program.depending_on(name)
         self.sides = program.branches(values)
         self.largest = 1  # entries per copy of the largest dense array a batch made
         self.rows_per_batch: int | None = None
 
-    @staticmethod
-    def _changing(program: Program, name: str) -> list[bool]:
-        changing = []
-        for i, node in enumerate(program.nodes):
-            changing.append(
-                (node.op == "input" and node.name == name)
-                or any(changing[j] for j in program.args[i])
-            )
-        return changing
-
     def __call__(self, at: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """f at each copy, and per copy the first non-smooth node whose branch changed."""
-        out = np.empty(len(at))
+        out = np.empty(len(at), dtype=np.result_type(entry.dtype, float))  # complex step too
         crossed = np.full(len(at), -1)
         if self.rows_per_batch is None:
             # A probe of two copies shows where a change spreads into dense copies, and
@@ -190,7 +185,7 @@ def _matmul(base: np.ndarray, node, args):
         if row is not None and len(shape_b) == 1:  # (m,k) @ (k,): entry `row` moves
             return OneEntry(base, row, base.reshape(-1)[row] + delta * other[col])
         if row is not None:  # (m,k) @ (k,n): row `row` moves
-            out = np.repeat(base, len(delta), axis=0)
+            out = _copies(base, len(delta), delta.dtype)
             out[np.arange(len(delta)), row, :] += delta[:, None] * other[col, :]
             return out
         if len(shape_b) == 2:  # (k,) @ (k,n)
@@ -205,7 +200,7 @@ def _matmul(base: np.ndarray, node, args):
                 return base + delta[:, None] * other[:, j].T
             return base + delta * other[j]
         j, c = np.divmod(b.at, shape_b[1])
-        out = np.repeat(base, len(delta), axis=0)
+        out = _copies(base, len(delta), delta.dtype)
         if len(shape_a) == 2:  # (m,k) @ (k,n): column c moves
             out[np.arange(len(delta)), :, c] += delta[:, None] * other[:, j].T
         else:  # (k,) @ (k,n)

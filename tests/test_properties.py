@@ -4,7 +4,7 @@ agree, and a wrong derivative rule is always caught."""
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gradcheck import Settings, check, problem
@@ -125,6 +125,9 @@ def test_a_wrong_rule_is_always_caught(expression, op, x, y, z):
         (out,) = check(problem(expression, at=at)).problems
     finally:
         OPS[op] = original
+    gradients = out.points[0].gradient.values()
+    # a gradient 1e-8 below f's scale (a saturated tanh) is beneath the absolute floor
+    assume(any(abs(float(g.symbolic)) > 1e-8 for g in gradients))
     assert out.status == "fail"
-    for g in out.points[0].gradient.values():  # a zero gradient is right even when scaled
+    for g in gradients:  # a zero gradient is right even when scaled
         assert g.status[()] == ("fail" if abs(float(g.symbolic)) > 1e-8 else "pass")

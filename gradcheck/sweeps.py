@@ -1,0 +1,213 @@
+"""Sweeps: each estimator's error against the exact derivative as the step h varies.
+
+The seed homework chose its step by luck and then plotted the error against the step by
+hand; a sweep shows that plot for one entry: the V of truncation (falling as h falls)
+and round-off (rising), the best step of each method, and where gradcheck's own
+automatic step lands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import finite, symbolic
+from .errors import ExpressionError
+from .graph import describe
+from .perturb import Perturbation
+from .points import draw_indices, draw_point
+from .problems import Problem
+from .tape import evaluate as evaluate_tape
+
+#: The default range: 1e-1 down to 1e-13 in 25 steps (two a decade).
+DEFAULT_STEPS = (1e-1, 1e-13, 25)
+
+
+@dataclass
+class MethodSweep:
+    """One estimator over the steps; ``reason`` says why it does not apply, if it does not."""
+
+    errors: np.ndarray | None
+    best_step: float | None = None
+    best_error: float | None = None
+    auto_step: float | None = None
+    auto_error: float | None = None
+    reason: str | None = None
+
+
+@dataclass
+class SweepResult:
+    """A sweep of one entry of one input at one point."""
+
+    name: str
+    wrt: str
+    index: tuple[int, ...]
+    at: dict[str, np.ndarray]
+    drawn: tuple[str, ...]
+    value: float
+    exact: float
+    reference: str  # what "exact" is: symbolic, complex step or backprop
+    steps: np.ndarray
+    methods: dict[str, MethodSweep]
+    notes: list[str] = field(default_factory=list)
+    seed: int = 0
+
+    @property
+    def entry(self) -> str:
+        return self.wrt + (f"[{', '.join(map(str, self.index))}]" if self.index else "")
+
+
+def parse_steps(text: str) -> np.ndarray:
+    """``LO:HI:N`` -> N steps spaced evenly in log between LO and HI."""
+    parts = text.split(":")
+    try:
+        lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+        if len(parts) != 3 or lo <= 0 or hi <= 0 or n < 2 or lo == hi:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ExpressionError(
+            f"--steps {text!r}: expected LO:HI:N with positive LO != HI and "
+            "N >= 2, like 1e-1:1e-13:25",
+            where="--steps",
+        ) from None
+    return np.logspace(np.log10(lo), np.log10(hi), n)
+
+
+def parse_entry(text: str | None, problem: Problem, exact_of) -> tuple[str, tuple[int, ...]]:
+    """``W[1,0]``, ``W`` or None -> (input, index). An array without an index sweeps its
+    entry of largest |gradient|, the most informative one."""
+    if text is None:
+        name, index = problem.wrt[0], None
+    else:
+        match = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\[([\d\s,]*)\])?\s*", text)
+        if match is None:
+            raise ExpressionError(
+                f"--wrt {text!r}: expected a name, or a name and an index like W[1,0]",
+                where="--wrt",
+            )
+        name = match.group(1)
+        index = (
+            None
+            if match.group(2) is None
+            else tuple(int(i) for i in match.group(2).split(",") if i.strip())
+        )
+    if name not in problem.wrt:
+        raise ExpressionError(
+            f"--wrt: {name!r} is not an input to differentiate; the inputs "
+            f"are {', '.join(problem.wrt)}",
+            where="--wrt",
+        )
+    shape = problem.shapes[name]
+    if index is None:
+        index = np.unravel_index(int(np.argmax(np.abs(exact_of(name)))), shape) if shape else ()
+    if len(index) != len(shape) or any(not 0 <= i < n for i, n in zip(index, shape)):
+        raise ExpressionError(
+            f"--wrt: {name} has shape {shape}; {list(index)} is not one of its entries",
+            where="--wrt",
+        )
+    return name, tuple(int(i) for i in index)
+
+
+def sweep(problem: Problem, wrt: str | None, steps: np.ndarray, seed: int = 0) -> SweepResult:
+    """Every estimator of one entry's derivative over ``steps``, against the exact value."""
+    rng = np.random.default_rng(seed)
+    index_values = draw_indices(problem, rng)
+    point, drawn = draw_point(problem, rng, index_values)
+    program = problem.program
+    values = program.forward({n: v[None] for n, v in point.items()})
+    f0 = float(values[program.output][0])
+    notes: list[str] = []
+    exact_grads, reference = _exact(problem, point, values, index_values, notes)
+    name, index = parse_entry(wrt, problem, lambda n: exact_grads[n])
+    k = int(np.ravel_multi_index(index, problem.shapes[name])) if index else 0
+    exact = float(exact_grads[name].flat[k])
+    evaluator = Perturbation(program, values, name)
+    x = float(point[name].flat[k])
+    blocking = program.not_analytic(name)
+    raw = finite.sweep(evaluator, x, k, f0, steps, analytic=not blocking)
+    auto = _automatic(evaluator, x, k, f0, values, not blocking)
+    methods = {}
+    for method in finite.SWEEP_METHODS:
+        if raw[method] is None:
+            node = describe(program.nodes[blocking[0]])
+            methods[method] = MethodSweep(None, reason=f"{node} is not analytic")
+            continue
+        errors = _relative(raw[method], exact)
+        best, best_error = robust_best(errors)
+        auto_step, auto_value = auto[method]
+        auto_error = float(_relative(np.array([auto_value]), exact)[0])
+        methods[method] = MethodSweep(errors, float(steps[best]), best_error, auto_step, auto_error)
+    return SweepResult(
+        problem.name,
+        name,
+        index,
+        point,
+        drawn,
+        f0,
+        exact,
+        reference,
+        np.asarray(steps, dtype=float),
+        methods,
+        notes,
+        seed,
+    )
+
+
+def robust_best(errors: np.ndarray) -> tuple[int, float]:
+    """Where the error is smallest and stays small, and that error: the running median of
+    three neighbouring steps, so that one step where round-off errors happen to cancel
+    is not taken for the best (it is luck, not a step to rely on)."""
+    padded = np.concatenate([[np.inf], np.where(np.isfinite(errors), errors, np.inf), [np.inf]])
+    medians = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    best = int(np.argmin(medians))
+    return best, float(medians[best])
+
+
+def _exact(problem, point, values, index_values, notes):
+    """The exact gradient: symbolic; else complex step where it applies; else backprop."""
+    program = problem.program
+    try:
+        tape = symbolic.tape_for(program, problem.wrt, index_values)
+        _, grads = evaluate_tape(tape, point)
+        return {n: g.reshape(problem.shapes[n]) for n, g in grads.items()}, "symbolic"
+    except (symbolic.SymbolicUnavailable, ValueError) as exc:
+        notes.append(f"symbolic derivative skipped: {exc}")
+    if not any(program.not_analytic(n) for n in problem.wrt):
+        grads = {
+            n: finite.complex_step(Perturbation(program, values, n), point[n]).reshape(
+                problem.shapes[n]
+            )
+            for n in problem.wrt
+        }
+        return grads, "complex step"
+    _, grads = program.gradient({n: v[None] for n, v in point.items()}, problem.wrt)
+    return {n: g[0] for n, g in grads.items()}, "backprop"
+
+
+def _automatic(evaluator, x: float, k: int, f0: float, values, analytic: bool) -> dict:
+    """(step, estimate) of each method at gradcheck's own automatic step."""
+
+    def one(indices, moved):
+        return evaluator(np.full(len(indices), k), moved)
+
+    size = max(float(np.max(np.abs(v), initial=0.0)) for v in values if np.isfinite(v).all())
+    d = finite.entrywise(one, np.array([x]), f0, size=size, with_richardson=True)
+    out = {
+        "forward": (float(d.one_sided_step[0]), float(d.forward[0])),
+        "backward": (float(d.one_sided_step[0]), float(d.backward[0])),
+        "central": (float(d.step[0]), float(d.central[0])),
+        "richardson": (float(d.richardson_step[0]), float(d.richardson[0])),
+        "complex": (None, np.nan),
+    }
+    if analytic:
+        h = float(finite.complex_step_size(np.array([x]))[0])
+        out["complex"] = (h, float(finite.complex_step(one, np.array([x]))[0]))
+    return out
+
+
+def _relative(estimates: np.ndarray, exact: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        gap = np.abs(np.asarray(estimates, dtype=float) - exact)
+        return gap / abs(exact) if exact != 0 else gap
