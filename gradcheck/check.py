@@ -7,6 +7,7 @@ it never stops the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import numpy as np
 from . import expect, finite, symbolic
 from .claims import check_claim
 from .errors import GradcheckError
-from .graph import Program
+from .graph import Program, describe
 from .mistakes import without_each
 from .perturb import Perturbation
 from .points import draw_indices, draw_point
@@ -31,15 +32,23 @@ from .results import (
     worst,
 )
 from .tape import evaluate as evaluate_tape
-from .verdicts import TOLERANCES, backprop_agrees, close, judge
+from .verdicts import Reference, backprop_agrees, close, judge, tolerance
+
+#: The estimators a check runs by default; --methods adds complex and richardson.
+DEFAULT_METHODS = ("forward", "backward", "central")
+METHODS = ("forward", "backward", "central", "complex", "richardson")
+
+#: Where a disagreement may be round-off, the precision to re-run in.
+HIGHER = {"float64": np.longdouble, "float32": np.float64}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How to check: tolerances, seed, mode, and overrides given on the command line.
+    """How to check: tolerances, seed, mode, precision, and overrides from the command line.
 
     ``rtol``/``atol`` apply to problems that set no tolerance of their own; ``step``
-    overrides every problem's step.
+    overrides every problem's step; ``methods`` adds complex step and Richardson to the
+    three differences; ``dtype`` is the working precision of the graph and differences.
     """
 
     rtol: float | None = None
@@ -50,6 +59,8 @@ class Settings:
     probes: int = 3
     points: int = 1
     step: float | None = None
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    dtype: str = "float64"
 
 
 def check(problems: Problem | Iterable[Problem], settings: Settings | None = None) -> Report:
@@ -68,8 +79,8 @@ def failed(
 
 
 def tolerance_for(problem: Problem, settings: Settings) -> Tolerance:
-    """The problem's own tolerance, else the settings', else the default."""
-    default = TOLERANCES["central"]
+    """The problem's own tolerance, else the settings', else the default for the precision."""
+    default = tolerance("central", settings.dtype)
     rtol = next(t for t in (problem.rtol, settings.rtol, default.rtol) if t is not None)
     atol = next(t for t in (problem.atol, settings.atol, default.atol) if t is not None)
     return Tolerance(rtol, atol)
@@ -102,15 +113,22 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
     rng = np.random.default_rng(settings.seed)
     index_values = draw_indices(problem, rng)
     tape = _tape(problem, index_values, result.notes)
+    if settings.dtype == "float32":
+        result.notes.append(
+            "working in float32: the graph and the differences, with "
+            "float32 steps and tolerances; the symbolic truth is exact"
+        )
     for _ in range(settings.points if problem.random_names else 1):
         point, drawn = draw_point(problem, rng, index_values)
-        evidence = _Evidence.gather(problem, point, tape, result.notes)
+        if settings.dtype == "float32":  # the point float32 can hold, for graph and truth alike
+            point = {n: v.astype(np.float32).astype(float) for n, v in point.items()}
+        evidence = _Evidence.gather(problem, point, tape, result.notes, settings.dtype)
         if not evidence.forward_agrees():
             result.notes.append(
                 f"the graph's value {evidence.value!r} differs from the symbolic value "
                 f"{evidence.symbolic_value!r}: the forward pass disagrees with the expression"
             )
-        point_result = _check_point(evidence, drawn, settings, result.tolerance, rng)
+        point_result = _check_point(evidence, drawn, settings, result.tolerance, rng, result.notes)
         result.points.append(point_result)
         if problem.expectation is not None and not result.expected:
             result.expected = _expectations(problem, evidence, point_result, result.tolerance)
@@ -134,7 +152,10 @@ def _tape(problem: Problem, index_values, notes: list[str]):
         return symbolic.tape_for(problem.program, problem.wrt, index_values)
     except (symbolic.SymbolicUnavailable, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, symbolic.SymbolicUnavailable) else "nested too deeply"
-        notes.append(f"symbolic derivative skipped: {reason}; backprop is the reference")
+        notes.append(
+            f"symbolic derivative skipped: {reason}; complex step is the reference "
+            "where f is analytic, Richardson's extrapolation elsewhere"
+        )
         return None
 
 
@@ -145,19 +166,20 @@ class _Evidence:
     program: Program
     wrt: tuple[str, ...]
     point: dict[str, np.ndarray]
-    values: list[np.ndarray]  # every node's value
+    dtype: str
+    values: list[np.ndarray]  # every node's value, in the working precision
     value: float
     backprop: dict[str, np.ndarray]
     symbolic_value: float | None
     symbolic: dict[str, np.ndarray] | None
     scale: float  # the size of f and its linear terms: what backprop's round-off is relative to
     size: float  # the largest intermediate value: what an evaluation's round-off is relative to
-    extended: dict[str, np.ndarray] | None  # backprop in extended precision, if it disagrees
+    distances: dict[int, float]  # each non-smooth node's distance to its switch
 
     @classmethod
-    def gather(cls, problem: Problem, point, tape, notes: list[str]) -> _Evidence:
+    def gather(cls, problem: Problem, point, tape, notes: list[str], dtype: str) -> _Evidence:
         program = problem.program
-        values = program.forward({n: v[None] for n, v in point.items()})
+        values = program.forward({n: v[None] for n, v in point.items()}, dtype=np.dtype(dtype))
         value = float(values[program.output][0])
         adjoints = program.backward(values, problem.wrt)
         backprop = {}
@@ -171,17 +193,11 @@ class _Evidence:
             for n, g in backprop.items()
         ]
         size = max(float(np.max(np.abs(v), initial=0.0)) for v in values if np.isfinite(v).all())
-        extended = None
-        if sym is not None and not all(
-            backprop_agrees(backprop[n], sym[n], max(terms)).all() for n in problem.wrt
-        ):
-            inputs = {n: v[None] for n, v in point.items()}
-            _, grads = program.gradient(inputs, problem.wrt, dtype=np.longdouble)
-            extended = {n: g[0] for n, g in grads.items()}
         return cls(
             program,
             problem.wrt,
             point,
+            dtype,
             values,
             value,
             backprop,
@@ -189,13 +205,21 @@ class _Evidence:
             sym,
             max(terms),
             size,
-            extended,
+            program.switch_distances(values),
         )
+
+    @functools.cached_property
+    def higher(self) -> dict[str, np.ndarray]:
+        """Backprop in higher precision: where it agrees much better, the disagreement
+        was round-off; a wrong derivative rule is as wrong in any precision."""
+        inputs = {n: v[None] for n, v in self.point.items()}
+        _, grads = self.program.gradient(inputs, self.wrt, dtype=HIGHER[self.dtype])
+        return {n: g[0] for n, g in grads.items()}
 
     def forward_agrees(self) -> bool:
         """The graph's value matches the symbolic value (a wrong forward pass shows here)."""
         return self.symbolic_value is None or close(
-            self.value, self.symbolic_value, TOLERANCES["value"]
+            self.value, self.symbolic_value, tolerance("value", self.dtype)
         )
 
 
@@ -239,7 +263,7 @@ def _symbolic_at(tape, point, program: Program, notes: list[str]):
     return value, {n: g.reshape(program.shapes[n]) for n, g in grads.items()}
 
 
-def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng) -> PointResult:
+def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng, notes):
     result = PointResult(e.point, drawn, e.value, e.symbolic_value)
     if settings.mode == "directional":
         result.probes = _probes(e, settings, tol, rng)
@@ -256,22 +280,7 @@ def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng) -
             )
     else:
         for name in e.wrt:
-            differences = finite.entrywise(
-                Perturbation(e.program, e.values, name),
-                e.point[name],
-                e.value,
-                settings.step,
-                e.size,
-            )
-            result.gradient[name] = judge(
-                e.program,
-                e.backprop[name],
-                None if e.symbolic is None else e.symbolic[name],
-                differences,
-                tol,
-                e.scale,
-                None if e.extended is None else e.extended[name],
-            )
+            result.gradient[name] = _judge_input(e, name, settings, tol, notes)
     if not e.forward_agrees():
         for gradient in result.gradient.values():
             gradient.status[...] = "fail"
@@ -280,12 +289,84 @@ def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng) -
     return result
 
 
+def _judge_input(e: _Evidence, name: str, settings: Settings, tol: Tolerance, notes):
+    """Every estimator for one input's entries, against the best reference there is."""
+    program, methods = e.program, settings.methods
+    evaluator = Perturbation(program, e.values, name)
+    x = e.point[name].astype(e.dtype)
+    symbolic_grad = None if e.symbolic is None else e.symbolic[name]
+    blocking = program.not_analytic(name)
+    complex_step = None
+    if ("complex" in methods or symbolic_grad is None) and not blocking:
+        complex_step = finite.complex_step(evaluator, x, float(np.finfo(e.dtype).eps))
+    elif "complex" in methods:
+        notes.append(
+            f"complex step does not apply to {name}: "
+            f"{describe(program.nodes[blocking[0]])} is not analytic"
+        )
+    richardson = "richardson" in methods or (symbolic_grad is None and complex_step is None)
+    d = finite.entrywise(evaluator, x, e.value, settings.step, e.size, with_richardson=richardson)
+    reference = Reference.choose(
+        e.backprop[name], symbolic_grad, complex_step, d.richardson, 3 * d.rounding
+    )
+    bp_tol = tolerance("backprop", e.dtype)
+    higher = None
+    if (
+        reference.exact
+        and not backprop_agrees(e.backprop[name], reference.values, e.scale, bp_tol).all()
+    ):
+        higher = e.higher[name]
+    gradient = judge(
+        program,
+        e.backprop[name],
+        reference,
+        d,
+        tol,
+        e.scale,
+        bp_tol=bp_tol,
+        higher=higher,
+        symbolic=symbolic_grad,
+        complex_step=complex_step,
+        distances=e.distances,
+    )
+    if e.dtype == "float32":
+        _settle_float32(e, name, gradient, reference, settings, tol)
+    return gradient
+
+
+def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> None:
+    """Entries whose float32 central difference fails are differenced again in float64:
+    where that agrees, the disagreement was float32's round-off, not a wrong gradient."""
+    failing = [
+        k
+        for k, cause in gradient.causes.items()
+        if gradient.status.flat[k] == "fail" and cause.startswith("the central")
+    ]
+    if not failing:
+        return
+    values = e.program.forward({n: v[None] for n, v in e.point.items()})
+    d = finite.entrywise(
+        Perturbation(e.program, values, name), e.point[name], e.value, settings.step, e.size
+    )
+    for k in failing:
+        ref = float(reference.values[k])
+        allowed = tol.atol + tol.rtol * abs(ref) + float(d.rounding[k])
+        if abs(float(d.central[k]) - ref) <= allowed:
+            gradient.status.flat[k] = "pass"
+            gradient.causes[k] = (
+                f"the float32 central difference {float(gradient.central.flat[k]):.7g} is off, "
+                f"but in float64 it is {float(d.central[k]):.12g}: round-off of float32, not a "
+                "wrong gradient"
+            )
+
+
 def _probes(e: _Evidence, settings: Settings, tol: Tolerance, rng) -> list[ProbeResult]:
     """Compare g . u with differences along random unit directions u over every entry."""
     x = np.concatenate([e.point[n].ravel() for n in e.wrt])
     g = np.concatenate([e.backprop[n].ravel() for n in e.wrt])
     gs = None if e.symbolic is None else np.concatenate([e.symbolic[n].ravel() for n in e.wrt])
     before = e.program.branches(e.values)
+    dtype = np.dtype(e.dtype)
     results = []
     for _ in range(settings.probes):
         u = rng.standard_normal(x.size)
@@ -299,14 +380,24 @@ def _probes(e: _Evidence, settings: Settings, tol: Tolerance, rng) -> list[Probe
                 part = u[offset : offset + size].reshape(e.point[n].shape)
                 inputs[n] = e.point[n][None] + ts.reshape((-1,) + (1,) * part.ndim) * part
                 offset += size
-            moved = e.program.forward(inputs)
+            moved = e.program.forward(inputs, dtype=dtype)
             return moved[e.program.output], e.program.first_crossed(moved, before)
 
-        d = finite.along(along, float(np.linalg.norm(x)), e.value, settings.step, e.size)
-        sym = None if gs is None else np.array([gs @ u])
-        judged = judge(e.program, np.array([g @ u]), sym, d, tol, e.scale)
+        d = finite.along(
+            along,
+            float(np.linalg.norm(x)),
+            e.value,
+            settings.step,
+            e.size,
+            float(np.finfo(dtype).eps),
+        )
+        bp = np.array([g @ u])
+        reference = Reference.choose(bp, None if gs is None else np.array([gs @ u]))
+        judged = judge(
+            e.program, bp, reference, d, tol, e.scale, bp_tol=tolerance("backprop", e.dtype)
+        )
         results.append(ProbeResult(
-            symbolic=None if sym is None else float(sym[0]), backprop=float(g @ u),
+            symbolic=None if gs is None else float(gs @ u), backprop=float(bp[0]),
             forward=float(d.forward[0]), backward=float(d.backward[0]),
             central=float(d.central[0]), status=str(judged.status[0]),
             errors={m: float(err[0]) for m, err in judged.errors.items()},

@@ -66,15 +66,36 @@ def common(command):
 
 
 def checking(command):
-    """Options of the commands that check gradients (eval, check)."""
+    """Options of the commands that check gradients (eval, check), gathered with the
+    shared --rtol, --atol and --seed into one ``settings`` argument."""
+
+    @functools.wraps(command)
+    def with_settings(
+        *args, strict, step, mode, probes, points, methods, dtype, rtol, atol, seed, **kwargs
+    ):
+        from .check import Settings
+
+        settings = Settings(
+            rtol=rtol,
+            atol=atol,
+            seed=seed,
+            strict=strict,
+            mode=mode,
+            probes=probes,
+            points=points,
+            step=step,
+            methods=methods,
+            dtype=dtype,
+        )
+        return command(*args, settings=settings, **kwargs)
+
     options = [
         click.option("--strict", is_flag=True, help="Count kinks as failures."),
         click.option(
             "--step",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="A fixed finite-difference step for every method "
-            "[default: scaled to each input and method].",
+            help="A fixed finite-difference step for every method [default: chosen per entry].",
         ),
         click.option(
             "--mode",
@@ -97,8 +118,36 @@ def checking(command):
             show_default=True,
             help="Random points to check at (when some values are drawn).",
         ),
+        click.option(
+            "--methods",
+            callback=_methods,
+            default="forward,backward,central",
+            show_default=True,
+            metavar="LIST|all",
+            help="Estimators: forward, backward, central, complex, richardson.",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["float64", "float32"]),
+            default="float64",
+            show_default=True,
+            help="Working precision of the graph and the differences.",
+        ),
     ]
-    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+    return functools.reduce(lambda f, option: option(f), reversed(options), with_settings)
+
+
+def _methods(ctx, param, value):
+    from .check import METHODS
+
+    names = list(METHODS) if value.strip() == "all" else [m.strip() for m in value.split(",")]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown method {unknown[0] if unknown else value!r}; the "
+            f"methods are {', '.join(METHODS)}, or all"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,23 +196,7 @@ def main() -> None:
 )
 @checking
 @common
-def eval_command(
-    expression,
-    at,
-    wrt,
-    lets,
-    claims,
-    fmt,
-    rtol,
-    atol,
-    seed,
-    no_color,
-    strict,
-    step,
-    mode,
-    probes,
-    points,
-):
+def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
     """Check the gradient of one scalar EXPRESSION.
 
     Variables given no value with --at are drawn at random (seeded, printed).
@@ -175,7 +208,7 @@ def eval_command(
       gradcheck eval "0.5*sum((z - y)**2)" --let "p=V1 @ x + b1" --let "z=V2 @ relu(p) + b2"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
     """
-    from .check import Settings, check, failed
+    from .check import check, failed
     from .problems import problem
     from .results import Report
 
@@ -185,16 +218,6 @@ def eval_command(
     except GradcheckError as error:
         report = Report([failed(expression.strip(), error, expression=expression)])
     else:
-        settings = Settings(
-            rtol=rtol,
-            atol=atol,
-            seed=seed,
-            strict=strict,
-            mode=mode,
-            probes=probes,
-            points=points,
-            step=step,
-        )
         report = check(built, settings)
     _emit(report, fmt, no_color)
     sys.exit(report.exit_code)
@@ -235,24 +258,7 @@ def _shard(ctx, param, value):
 )
 @checking
 @common
-def check_command(
-    paths,
-    jobs,
-    junit,
-    fail_fast,
-    shard,
-    verbose,
-    fmt,
-    rtol,
-    atol,
-    seed,
-    no_color,
-    strict,
-    step,
-    mode,
-    probes,
-    points,
-):
+def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, settings):
     """Check problem files: every *.yaml / *.yml below each folder given.
 
     One broken file never stops the others. Exit code 2 if any problem could not be
@@ -266,7 +272,6 @@ def check_command(
       gradcheck check problems/ --shard 1/4 --format json
     """
     from .batch import in_shard, run
-    from .check import Settings
     from .files import find
 
     try:
@@ -277,16 +282,6 @@ def check_command(
         _fail(GradcheckError(f"no problem files (*.yaml, *.yml) in {', '.join(paths)}"), no_color)
     if shard is not None:
         found = [p for p in found if in_shard(p, shard)]
-    settings = Settings(
-        rtol=rtol,
-        atol=atol,
-        seed=seed,
-        strict=strict,
-        mode=mode,
-        probes=probes,
-        points=points,
-        step=step,
-    )
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
     if junit:
         from .ci import junit as junit_xml
@@ -316,6 +311,105 @@ def _run_with_progress(run, found, settings, jobs, fail_fast, no_color):
 
     with progress_bar(len(found), no_color) as advance:
         return run(found, settings, jobs=jobs, fail_fast=fail_fast, progress=advance)
+
+
+@main.command("sweep")
+@click.argument("source", metavar="EXPR|FILE")
+@click.option(
+    "--wrt",
+    metavar="NAME|NAME[i,j]",
+    help="The entry to sweep [default: the first input; of an array, the entry "
+    "with the largest gradient].",
+)
+@click.option(
+    "--steps",
+    default="1e-1:1e-13:25",
+    show_default=True,
+    metavar="LO:HI:N",
+    help="N steps, evenly spaced in log, from LO to HI.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.png|svg",
+    help="Also draw the plot to a file (needs matplotlib: gradcheck[plot]).",
+)
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE", help="A value (EXPR only).")
+@click.option(
+    "--let", "lets", multiple=True, metavar="NAME=EXPR", help="A named intermediate (EXPR only)."
+)
+@click.option(
+    "--problem",
+    "which",
+    metavar="NAME|N",
+    help="In a file of several problems, the one to sweep (name or number).",
+)
+@common
+def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, seed, no_color):
+    """Each estimator's error against the exact derivative as the step h varies.
+
+    The V of truncation (large steps) and round-off (small ones) for one entry, per
+    method: forward, backward, central, complex step (where f is analytic) and
+    Richardson; the best step of each, and where gradcheck's automatic step lands.
+
+    \b
+    Examples:
+      gradcheck sweep "(w3*sigmoid(w2*sigmoid(w1*x)) - 10)**2" --wrt w1 \\
+          --at w1=2 --at w2=2 --at w3=3 --at x=1
+      gradcheck sweep problems/seed-004-network-0.yaml --wrt "V1[1,0]" --plot sweep.png
+    """
+    from .sweeps import parse_steps, sweep
+
+    try:
+        built = _one_problem(source, at, lets, which)
+        result = sweep(built, wrt, parse_steps(steps), seed)
+        if plot:
+            _save_plot(result, plot)
+    except GradcheckError as error:
+        _fail(error, no_color)
+    if fmt == "json":
+        from .report import sweep_json
+
+        click.echo(json.dumps(sweep_json(result), indent=2))
+    else:
+        from .report import sweep_view
+
+        _console(no_color).print(sweep_view(result))
+
+
+def _one_problem(source: str, at, lets, which):
+    """A problem from an expression, or from a problem file (its first, or ``which``)."""
+    from .files import SUFFIXES, Broken, load
+    from .problems import problem
+
+    if Path(source).suffix.lower() not in SUFFIXES or not Path(source).exists():
+        return problem(source, lets=lets, at=at)
+    if at or lets:
+        raise GradcheckError("--at and --let go with an expression; a problem file has its own")
+    items = load(source)
+    if which is not None:
+        chosen = [p for n, p in enumerate(items, 1) if p.name == which or str(n) == which]
+        if not chosen:
+            raise GradcheckError(f"{source} holds no problem {which!r}", where="--problem")
+        items = chosen
+    if isinstance(items[0], Broken):
+        raise items[0].error
+    return items[0]
+
+
+def _save_plot(result, path: str) -> None:
+    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise GradcheckError(f"--plot {path}: the file must end in .png, .svg or .pdf")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise GradcheckError(
+            "--plot needs matplotlib, which is not installed; install it "
+            "with: pip install 'gradcheck[plot]'"
+        ) from None
+    from .report import save_plot
+
+    save_plot(result, path)
 
 
 @main.command("diff")

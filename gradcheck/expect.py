@@ -16,10 +16,10 @@ import numpy as np
 
 from .mistakes import Alternatives, diagnose
 from .results import ExpectResult, Tolerance
-from .verdicts import TOLERANCES
+from .verdicts import tolerance
 
 #: The tightest a claimed number is held to: backprop's own tolerance.
-FLOOR = TOLERANCES["backprop"]
+FLOOR = tolerance("backprop")
 
 
 @dataclass(frozen=True)

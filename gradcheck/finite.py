@@ -30,9 +30,15 @@ EVALUATION_ULPS = 8.0
 Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-#: The central step is chosen from these, times max(1, |x|): 1e-2 down by factors of 8,
-#: seven rungs to about 4e-8, around the classic eps^(1/3) ~ 6e-6.
-LADDER = 1e-2 * 8.0 ** -np.arange(7)
+#: The central step is chosen from these, times max(1, |x|): 8e-2 down by factors of 8,
+#: eight rungs to about 4e-8, around the classic eps^(1/3) ~ 6e-6 (in float64). The top
+#: rungs serve functions with little truncation (and Richardson), where large is best.
+LADDER = 8e-2 * 8.0 ** -np.arange(8)
+
+
+def ladder(eps: float = EPS) -> np.ndarray:
+    """The ladder for a working precision: scaled as eps^(1/3), at most 0.3 at the top."""
+    return LADDER * min(0.3 / LADDER[0], (eps / EPS) ** (1 / 3))
 
 
 def central_step(scale: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -83,36 +89,45 @@ def entrywise(
 ) -> Differences:
     """Differences for every entry of one input, flattened.
 
-    ``x`` is the input's value (flattened), ``f0`` the function's value at the point,
-    ``step`` a fixed step that overrides the rules for every method, and ``size`` the
-    largest intermediate value (what an evaluation's round-off is relative to).
-    ``with_richardson`` adds Richardson's extrapolation of the central differences.
+    ``x`` is the input's value (flattened; its type is the working precision), ``f0``
+    the function's value at the point, ``step`` a fixed step that overrides the rules
+    for every method, and ``size`` the largest intermediate value (what an evaluation's
+    round-off is relative to). ``with_richardson`` adds Richardson's extrapolation.
     """
-    x = np.asarray(x, dtype=float).ravel()
+    x = np.asarray(x).ravel()
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(float)
+    eps = float(np.finfo(x.dtype).eps)
     n = x.size
     if step is None:
-        (hc, hr), ho = ladder_steps(evaluate, x, f0, size), one_sided_step(x)
-        moves = [x + hc, x - hc, x + ho, x - ho]
+        (hc, hr), ho = ladder_steps(evaluate, x, f0, size), one_sided_step(x, eps)
+        moves = _moves(x, (hc, -hc, ho, -ho))
     else:
         hc = hr = ho = np.full(n, float(step))
-        moves = [x + hc, x - hc]
+        moves = _moves(x, (hc, -hc))
     if with_richardson:
-        moves += [x + hr, x - hr, x + hr / 2, x - hr / 2]
+        moves += _moves(x, (hr, -hr, hr / 2, -hr / 2, hr / 4, -hr / 4))
     values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
-    f = values.reshape(len(moves), n)
-    central = _estimates(f0, f[0], f[1], moves[0] - x, x - moves[1], size)
+    f = values.astype(float).reshape(len(moves), n)
+    moves = [m.astype(float) for m in moves]
+    x = x.astype(float)
+    central = _estimates(f0, f[0], f[1], moves[0] - x, x - moves[1], size, eps)
     one_sided = (
         central
         if step is not None
-        else _estimates(f0, f[2], f[3], moves[2] - x, x - moves[3], size)
+        else _estimates(f0, f[2], f[3], moves[2] - x, x - moves[3], size, eps)
     )
     sides = crossed.reshape(len(moves), n)[: 2 if step is not None else 4]
     out = _differences(central, one_sided, moves[0] - x, ho, np.max(sides, axis=0))
     if with_richardson:
-        whole = (f[-4] - f[-3]) / (moves[-4] - moves[-3])
-        half = (f[-2] - f[-1]) / (moves[-2] - moves[-1])
-        out = replace(out, richardson=richardson(whole, half), richardson_step=hr)
+        start = len(f) - 6
+        estimate = richardson(*(_central(f, moves, x, start + 2 * i) for i in range(3)))
+        out = replace(out, richardson=estimate, richardson_step=hr)
     return out
+
+
+def _moves(x: np.ndarray, steps) -> list[np.ndarray]:
+    """x + h for each h, in x's own precision (so the step made is the step seen)."""
+    return [x + np.asarray(h).astype(x.dtype) for h in steps]
 
 
 def ladder_steps(
@@ -120,13 +135,16 @@ def ladder_steps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Central and Richardson steps for every entry, from central differences on a ladder."""
     n = x.size
-    hs = LADDER[:, None] * np.maximum(1.0, np.abs(x))
-    moves = [m for h in hs for m in (x + h, x - h)]
+    eps = float(np.finfo(x.dtype).eps)
+    hs = ladder(eps)[:, None] * np.maximum(1.0, np.abs(x.astype(float)))
+    moves = [m for h in hs for m in _moves(x, (h, -h))]
     values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
-    f = values.reshape(len(moves), n)
+    f = values.astype(float).reshape(len(moves), n)
+    moves = [m.astype(float) for m in moves]
+    x = x.astype(float)
     sides = crossed.reshape(len(moves), n)
     rungs = [
-        _estimates(f0, f[2 * j], f[2 * j + 1], moves[2 * j] - x, x - moves[2 * j + 1], size)
+        _estimates(f0, f[2 * j], f[2 * j + 1], moves[2 * j] - x, x - moves[2 * j + 1], size, eps)
         for j in range(len(hs))
     ]
     central = np.array([r["central"] for r in rungs])
@@ -178,8 +196,9 @@ def optimal_steps(
         e = np.where(settled, np.clip(measured, assumed / 100, assumed), assumed)
         best = np.cbrt(e / (2 * truncation))
         # Richardson: T4 h^4 + (5/3) e/h, with T4 ~ |f'| / L^4 where T ~ |f'| / L^2
+        # Richardson (two levels): T6 h^6 + ~6.6 e/h, with T6 ~ |f'| / L^6 where T ~ |f'| / L^2
         slope_of_f = np.abs(central[rungs // 2])
-        best_richardson = (e * slope_of_f / truncation**2) ** 0.2
+        best_richardson = (1.1 * e * slope_of_f**2 / truncation**3) ** (1 / 7)
     # the largest rung below which every rung is usable
     blocked = np.cumsum(~usable[::-1], axis=0)[::-1] > 0
     first_clear = np.argmax(~blocked, axis=0)
@@ -202,6 +221,7 @@ def along(
     f0: float,
     step: float | None = None,
     size: float = 0.0,
+    eps: float = EPS,
 ) -> Differences:
     """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t.
 
@@ -210,12 +230,14 @@ def along(
     ``entrywise``.
     """
     if step is None:
-        hc, ho = float(central_step(np.array(scale))), float(one_sided_step(np.array(scale)))
+        hc = float(central_step(np.array(scale), eps))
+        ho = float(one_sided_step(np.array(scale), eps))
     else:
         hc = ho = float(step)
     values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
-    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]), size)
-    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]), size)
+    values = values.astype(float)
+    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]), size, eps)
+    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]), size, eps)
     return _differences(
         central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)])
     )
@@ -235,11 +257,11 @@ def _differences(central: dict, one_sided: dict, hc, ho, crossed) -> Differences
     )
 
 
-def _estimates(f0, f_up, f_down, h_up, h_down, size: float = 0.0) -> dict:
+def _estimates(f0, f_up, f_down, h_up, h_down, size: float = 0.0, eps: float = EPS) -> dict:
     """The three differences from f(x), f(x + h_up), f(x - h_down), with their round-off."""
     with np.errstate(all="ignore"):
         largest = np.maximum(np.abs(f0), np.maximum(np.abs(f_up), np.abs(f_down)))
-        noise = EVALUATION_ULPS * EPS * np.maximum(largest, size)
+        noise = EVALUATION_ULPS * eps * np.maximum(largest, size)
         return {
             "forward": (f_up - f0) / h_up,
             "backward": (f0 - f_down) / h_down,
@@ -270,9 +292,19 @@ def complex_step(evaluate: Evaluate, x: np.ndarray, eps: float = EPS) -> np.ndar
     return np.imag(values) / h
 
 
-def richardson(central_h: np.ndarray, central_half: np.ndarray) -> np.ndarray:
-    """(4 C(h/2) - C(h)) / 3: the h^2 terms of two central differences cancel, leaving h^4."""
-    return (4 * central_half - central_h) / 3
+def richardson(central_h, central_half, central_quarter) -> np.ndarray:
+    """Two levels of Richardson's extrapolation of central differences at h, h/2, h/4.
+
+    ``R1(h) = (4 C(h/2) - C(h)) / 3`` cancels the h^2 term of the error, and
+    ``(16 R1(h/2) - R1(h)) / 15`` the h^4 term, leaving h^6.
+    """
+    first, second = (4 * central_half - central_h) / 3, (4 * central_quarter - central_half) / 3
+    return (16 * second - first) / 15
+
+
+def _central(f, moves, x, j: int) -> np.ndarray:
+    """The central difference from the pair of moves j (up) and j + 1 (down)."""
+    return (f[j] - f[j + 1]) / ((moves[j] - x) + (x - moves[j + 1]))
 
 
 # ---------------------------------------------------------------- sweeps
@@ -291,20 +323,18 @@ def sweep(
 ) -> dict[str, np.ndarray | None]:
     """Every estimator of df/dx_k at every step h (one batch): forward, backward and
     central at h, complex step at h (None where f is not analytic), and Richardson from
-    the central differences at h and h/2."""
+    the central differences at h, h/2 and h/4."""
     steps = np.asarray(steps, dtype=float)
-    moves = np.concatenate([x + steps, x - steps, x + steps / 2, x - steps / 2])
-    values, _ = evaluate(np.full(moves.size, k), moves)
-    up, down, up_half, down_half = values.reshape(4, steps.size)
-    h_up, h_down = (x + steps) - x, x - (x - steps)
-    half_up, half_down = (x + steps / 2) - x, x - (x - steps / 2)
-    central = (up - down) / (h_up + h_down)
+    moves = [x + h for h in (steps, -steps, steps / 2, -steps / 2, steps / 4, -steps / 4)]
+    values, _ = evaluate(np.full(6 * steps.size, k), np.concatenate(moves))
+    f = values.reshape(6, steps.size)
+    central = [_central(f, moves, x, j) for j in (0, 2, 4)]
     out: dict[str, np.ndarray | None] = {
-        "forward": (up - f0) / h_up,
-        "backward": (f0 - down) / h_down,
-        "central": central,
+        "forward": (f[0] - f0) / (moves[0] - x),
+        "backward": (f0 - f[1]) / (x - moves[1]),
+        "central": central[0],
         "complex": None,
-        "richardson": richardson(central, (up_half - down_half) / (half_up + half_down)),
+        "richardson": richardson(*central),
     }
     if analytic:
         complex_values, _ = evaluate(np.full(steps.size, k), x + 1j * steps)

@@ -212,6 +212,19 @@ class Program:
             stack.extend(self.args[j])
         return False
 
+    def switch_distances(self, values: list[np.ndarray]) -> dict[int, float]:
+        """For each non-smooth node, how far its nearest entry is from its switch (at the
+        first point of the batch): 0 where the point is exactly on a kink."""
+        distances = {}
+        with np.errstate(all="ignore"):
+            for i in self.nonsmooth():
+                node = self.nodes[i]
+                args = [values[j][:1] for j in self.args[i]]
+                if OPS[node.op].elementwise:
+                    args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+                distances[i] = float(np.min(np.abs(OPS[node.op].switch(*args))))
+        return distances
+
     def first_crossed(self, values: list[np.ndarray], before: dict[int, np.ndarray]) -> np.ndarray:
         """Per batch row, the first non-smooth node on another side of its switch than in
         ``before`` (the point's ``branches``); -1 where there is none."""

@@ -476,7 +476,7 @@ _TABLE = [
     _unary(
         "tanh",
         np.tanh,
-        lambda g, o, x: g * (1 - o * o),
+        lambda g, o, x: g / np.cosh(x) ** 2,  # sech^2: 1 - tanh^2 cancels when tanh ~ 1
         lambda sp, x: sp.tanh(x),
         summary="hyperbolic tangent",
     ),
@@ -512,7 +512,7 @@ _TABLE = [
     _unary(
         "sigmoid",
         _stable_sigmoid,
-        lambda g, o, x: g * o * (1 - o),
+        lambda g, o, x: g * o * _stable_sigmoid(-x),  # 1 - sigmoid(x) cancels for large x
         lambda sp, x: 1 / (1 + sp.exp(-x)),
         summary="1 / (1 + exp(-x))",
     ),

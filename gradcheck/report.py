@@ -22,6 +22,8 @@ from .results import STATUSES, GradientResult, PointResult, ProblemResult, Repor
 
 STYLE = {"pass": "green", "kink": "yellow", "fail": "bold red", "error": "bold red"}
 METHODS = ("backprop", "forward", "backward", "central")
+#: Shown when they were computed (--methods, or as the reference above the symbolic limit).
+EXTRA_METHODS = ("complex", "richardson")
 
 #: Arrays with more entries than this show their worst entries and a summary row.
 ROWS_PER_INPUT = 12
@@ -119,6 +121,8 @@ def _gradient_json(g: GradientResult) -> dict:
         "forward": _plain(g.forward),
         "backward": _plain(g.backward),
         "central": _plain(g.central),
+        "complex": _plain(g.complex),
+        "richardson": _plain(g.richardson),
         "expected": _plain(g.expected),
         "status": g.status.tolist() if g.status.shape else str(g.status[()]),
         "error": {m: _plain(e) for m, e in g.errors.items()},
@@ -198,17 +202,20 @@ def _gradient_table(point: PointResult) -> Table:
         box=None, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False, header_style="bold"
     )
     claimed = any(g.expected is not None for g in point.gradient.values())
+    methods = list(METHODS) + [
+        m for m in EXTRA_METHODS if any(getattr(g, m) is not None for g in point.gradient.values())
+    ]
     table.add_column("entry", no_wrap=True)
     if claimed:
         table.add_column("claimed", no_wrap=True)
     table.add_column("symbolic", no_wrap=True)
-    for method in METHODS:
+    for method in methods:
         table.add_column(method, no_wrap=True)
     table.add_column("status", no_wrap=True)
     notes: list[Text] = []
     for name, g in point.gradient.items():
         shown = _shown(g)
-        for row in _rows(name, g, shown, claimed):
+        for row in _rows(name, g, shown, claimed, methods):
             table.add_row(*row)
         notes.extend(_hidden(name, g, shown))
         notes.extend(_causes(name, g))
@@ -259,12 +266,19 @@ def _causes(name: str, g: GradientResult) -> Iterator[Text]:
         yield Text(f"… and {len(causes) - CAUSES_PER_INPUT} more entries of {name}", style="dim")
 
 
-def _rows(name: str, g: GradientResult, shown: list[int], claimed: bool) -> Iterator[list]:
+def _rows(
+    name: str, g: GradientResult, shown: list[int], claimed: bool, methods=METHODS
+) -> Iterator[list]:
     reference = g.symbolic if g.symbolic is not None else g.backprop
     exponent = common_exponent([float(reference.flat[k]) for k in shown])
     if exponent:
         scale = Text(f"(values ×1e{exponent:+03d})", style="dim")
-        yield [Text(name, style="bold"), *([""] if claimed else []), scale, "", "", "", "", ""]
+        yield [
+            Text(name, style="bold"),
+            *([""] if claimed else []),
+            scale,
+            *[""] * (len(methods) + 1),
+        ]
     for k in shown:
         index = np.unravel_index(k, g.shape)
         label = name + ("[" + ", ".join(map(str, index)) + "]" if g.shape else "")
@@ -280,7 +294,7 @@ def _rows(name: str, g: GradientResult, shown: list[int], claimed: bool) -> Iter
                 else agreeing_digits(mine, ref, status, exponent)
             )
         cells.append(Text(symbolic))
-        for method in METHODS:
+        for method in methods:
             estimate = getattr(g, method)
             error = g.errors.get(method)
             if estimate is None:
@@ -675,3 +689,193 @@ def progress_bar(total: int, no_color: bool):
     ) as progress:
         task = progress.add_task("check", total=total)
         yield lambda done, _total: progress.update(task, completed=done)
+
+
+# ---------------------------------------------------------------- sweeps
+
+#: One letter and colour per estimator, in the terminal plot and its legend.
+MARKS = {
+    "forward": ("f", "blue"),
+    "backward": ("b", "cyan"),
+    "central": ("c", "green"),
+    "complex": ("i", "magenta"),
+    "richardson": ("r", "yellow"),
+}
+
+#: Errors below this are drawn at it (a log scale has no 0).
+PLOT_FLOOR = 1e-17
+
+
+def sweep_json(result) -> dict:
+    """The sweep as data: steps, and per method its errors, best and automatic step."""
+    return {
+        "name": result.name,
+        "wrt": result.wrt,
+        "index": list(result.index),
+        "at": {n: _plain(v) for n, v in result.at.items()},
+        "value": result.value,
+        "exact": result.exact,
+        "reference": result.reference,
+        "steps": [float(h) for h in result.steps],
+        "methods": {
+            m: {"errors": _plain(s.errors), "best_step": s.best_step,
+                "best_error": _plain(s.best_error), "auto_step": s.auto_step,
+                "auto_error": _plain(s.auto_error), "reason": s.reason}
+            for m, s in result.methods.items()
+        },
+        "notes": result.notes,
+    }  # fmt: skip
+
+
+def sweep_view(result) -> RenderableType:
+    """The errors step by step, the best and automatic step per method, and the plot."""
+    parts: list[RenderableType] = [Text.assemble(("● ", "bold"), (result.name, "bold"))]
+    at = ", ".join(f"{n} = {format_array(v)}" for n, v in result.at.items())
+    parts.append(Text(f"  at  {at}", style="dim"))
+    if result.drawn:
+        parts.append(
+            Text(f"      random (seed {result.seed}): {', '.join(result.drawn)}", style="dim")
+        )
+    parts.append(
+        Text.assemble(
+            "  d/d",
+            (result.entry, "bold"),
+            f" = {result.exact!r}",
+            (f"  ({result.reference})", "dim"),
+        )
+    )
+    methods = list(result.methods)
+    table = Table(
+        box=None,
+        pad_edge=False,
+        padding=(0, 2, 0, 0),
+        header_style="bold",
+        title="relative error against the exact derivative",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column("step h", no_wrap=True)
+    for m in methods:
+        table.add_column(Text(m, style=MARKS[m][1]), no_wrap=True, justify="right")
+    best = {m: s.best_step for m, s in result.methods.items()}
+    for j, h in enumerate(result.steps):
+        cells = [f"{h:.1e}"]
+        for m in methods:
+            s = result.methods[m]
+            if s.errors is None:
+                cells.append(Text("—", style="dim"))
+                continue
+            style = "bold green" if best[m] == h else ""
+            cells.append(Text(_error(float(s.errors[j])).removeprefix("err "), style=style))
+        table.add_row(*cells)
+    parts.append(Padding(table, (1, 0, 1, 2), expand=False))
+    parts.append(Padding(_sweep_summary(result), (0, 0, 1, 2), expand=False))
+    parts.append(Padding(error_plot(result), (0, 0, 1, 2), expand=False))
+    parts.extend(Text.assemble(("  note: ", "yellow"), n) for n in result.notes)
+    return Group(*parts)
+
+
+def _sweep_summary(result) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for column in ("method", "best step", "best error", "automatic step", "its error"):
+        table.add_column(column, no_wrap=True)
+    for m, s in result.methods.items():
+        name = Text(m, style=MARKS[m][1])
+        if s.errors is None:
+            table.add_row(name, Text(f"does not apply: {s.reason}", style="dim"), "", "", "")
+            continue
+        table.add_row(
+            name,
+            f"{s.best_step:.1e}",
+            f"{s.best_error:.1e}",
+            "—" if s.auto_step is None else f"{s.auto_step:.2e}",
+            "—" if s.auto_error is None else f"{s.auto_error:.1e}",
+        )
+    return table
+
+
+def error_plot(result, width: int = 60, height: int = 15) -> Text:
+    """The errors on log-log axes in characters: one letter per method, the V of
+    truncation (right, large steps) and round-off (left, small steps); ^ marks where
+    the automatic central step lands."""
+    steps = np.log10(result.steps)
+    left, right = float(steps.min()), float(steps.max())
+    curves = {
+        m: np.log10(np.maximum(s.errors, PLOT_FLOOR))
+        for m, s in result.methods.items()
+        if s.errors is not None
+    }
+    values = np.concatenate(list(curves.values())) if curves else np.array([0.0])
+    bottom, top = np.floor(np.nanmin(values)), np.ceil(np.nanmax(values))
+    top = bottom + 1 if top <= bottom else top
+    grid = [[(" ", "") for _ in range(width)] for _ in range(height)]
+
+    def column(x: float) -> int:
+        return round((x - left) / (right - left) * (width - 1)) if right > left else 0
+
+    drawing_order = ("complex", "richardson", "forward", "backward", "central")  # central on top
+    for m in sorted(curves, key=drawing_order.index):
+        ys = curves[m]
+        letter, style = MARKS[m]
+        for x, y in zip(steps, ys):
+            if np.isfinite(y):
+                row = round((top - y) / (top - bottom) * (height - 1))
+                grid[row][column(x)] = (letter, style)
+    text = Text()
+    for r, cells in enumerate(grid):
+        label = (
+            f"1e{round(top - r * (top - bottom) / (height - 1)):+03d} |"
+            if r % 3 == 0
+            else "      |"
+        )
+        text.append(label, style="dim")
+        for char, style in cells:
+            text.append(char, style=style)
+        text.append("\n")
+    text.append("      +" + "-" * width + "\n", style="dim")
+    marker = [" "] * width
+    central = result.methods.get("central")
+    if central is not None and central.auto_step:
+        position = column(np.log10(central.auto_step))
+        if 0 <= position < width:
+            marker[position] = "^"
+    text.append("       " + "".join(marker) + "\n", style="green")
+    axis = f"       h = {10**left:.0e}" + " " * max(1, width - 26) + f"{10**right:.0e}\n"
+    text.append(axis, style="dim")
+    text.append("       " + "   ".join(f"{MARKS[m][0]} {m}" for m in curves), style="dim")
+    return text
+
+
+def save_plot(result, path: str) -> None:
+    """The sweep as a log-log plot in a file (.png, .svg or .pdf), with matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {
+        "forward": "tab:blue",
+        "backward": "tab:cyan",
+        "central": "tab:green",
+        "complex": "tab:purple",
+        "richardson": "tab:orange",
+    }
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for m, s in result.methods.items():
+        if s.errors is None:
+            continue
+        axes.loglog(
+            result.steps, np.maximum(s.errors, PLOT_FLOOR), "o-", ms=3, color=colours[m], label=m
+        )
+        if s.auto_step and s.auto_error is not None:
+            axes.loglog(
+                [s.auto_step], [max(s.auto_error, PLOT_FLOOR)], "*", ms=12, color=colours[m]
+            )
+    axes.set_xlabel("step h")
+    axes.set_ylabel("relative error")
+    axes.set_title(f"d/d{result.entry} of {result.name}  (stars: automatic steps)", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

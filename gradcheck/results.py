@@ -46,6 +46,8 @@ class GradientResult:
     expected: np.ndarray | None = None
     causes: dict[int, str] = field(default_factory=dict)
     step: np.ndarray | None = None
+    complex: np.ndarray | None = None
+    richardson: np.ndarray | None = None
 
     @property
     def worst(self) -> str:

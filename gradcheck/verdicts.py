@@ -1,10 +1,12 @@
 """Verdicts for gradient entries: pass, fail, kink or error, each with its cause.
 
-An entry passes when backprop agrees with the symbolic derivative to near machine
-precision and the central difference agrees with the reference within tolerance plus its
-own round-off. Where a non-smooth node switches branch within the step and the one-sided
-differences disagree by more than their truncation and round-off explain, the entry is a
-kink, not a failure.
+Estimates are judged against a reference: the symbolic derivative, else (above the
+symbolic size limit) complex step where f is analytic, else Richardson's extrapolation,
+else backprop itself. An entry passes when backprop agrees with an exact reference to
+near machine precision and the central difference agrees with the reference within
+tolerance plus its own round-off. Where a non-smooth node switches branch within the
+step and the one-sided differences disagree by more than their truncation and round-off
+explain, the entry is a kink, not a failure.
 """
 
 from __future__ import annotations
@@ -19,15 +21,30 @@ from .finite import Differences
 from .graph import Program, describe
 from .results import GradientResult, Tolerance
 
-#: Tolerances, in one place. ``central`` is the default for finite differences and claims
-#: (``--rtol`` / ``--atol``); backprop is held to near machine precision against the
-#: symbolic value, its absolute part scaled by the size of the function and its gradient;
-#: ``value`` is how close the graph's forward value must be to the symbolic value.
+#: Tolerances, in one place, by working precision. ``central`` is the default for finite
+#: differences and claims (``--rtol`` / ``--atol``); ``backprop`` is how close backprop
+#: must be to an exact reference (its absolute part scaled by the size of the function
+#: and its gradient); ``value`` how close the graph's value must be to the symbolic one.
 TOLERANCES = {
-    "central": Tolerance(rtol=1e-6, atol=1e-9),
-    "backprop": Tolerance(rtol=1e-9, atol=1e-12),
-    "value": Tolerance(rtol=1e-9, atol=1e-12),
+    "float64": {
+        "central": Tolerance(rtol=1e-6, atol=1e-9),
+        "backprop": Tolerance(rtol=1e-9, atol=1e-12),
+        "value": Tolerance(rtol=1e-9, atol=1e-12),
+    },
+    "float32": {
+        "central": Tolerance(rtol=1e-3, atol=1e-5),
+        "backprop": Tolerance(rtol=1e-4, atol=1e-6),
+        "value": Tolerance(rtol=1e-5, atol=1e-6),
+    },
 }
+
+#: Backprop's disagreement must shrink this much in higher precision (extended for
+#: float64, float64 for float32) to be called round-off rather than a wrong derivative.
+ROUNDOFF_SHRINK = 16
+
+
+def tolerance(kind: str, dtype: str = "float64") -> Tolerance:
+    return TOLERANCES[dtype][kind]
 
 
 def close(a: float, b: float, tol: Tolerance) -> bool:
@@ -43,17 +60,40 @@ def relative_errors(
     with np.errstate(all="ignore"):
         for method, estimate in estimates.items():
             if estimate is not None:
-                gap = np.abs(estimate - truth)
+                gap = np.abs(np.ravel(estimate) - truth)
                 out[method] = np.where(truth != 0, gap / np.abs(truth), gap)
     return out
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What estimates are judged against: its values (flat), what it is, and whether it
+    is exact (symbolic, complex step: backprop is held to machine precision) or a
+    difference with a round-off bound of its own (Richardson)."""
+
+    kind: str
+    values: np.ndarray
+    exact: bool
+    rounding: np.ndarray | float = 0.0
+
+    @staticmethod
+    def choose(backprop, symbolic=None, complex_step=None, richardson=None, rounding=0.0):
+        """Symbolic, else complex step, else Richardson, else backprop."""
+        if symbolic is not None:
+            return Reference("symbolic derivative", np.ravel(symbolic), True)
+        if complex_step is not None:
+            return Reference("complex-step derivative", np.ravel(complex_step), True)
+        if richardson is not None:
+            return Reference("Richardson extrapolation", np.ravel(richardson), False, rounding)
+        return Reference("backprop value", np.ravel(backprop), False)
 
 
 @dataclass(frozen=True)
 class _Agreement:
     """Per entry: which comparisons hold."""
 
-    backprop: np.ndarray  # backprop vs symbolic
-    roundoff: np.ndarray  # ... off only by round-off, as extended precision shows
+    backprop: np.ndarray  # backprop vs the reference
+    roundoff: np.ndarray  # ... off only by round-off, as higher precision shows
     central: np.ndarray  # central difference vs the reference
     one_sided: np.ndarray  # forward vs backward difference
     average: np.ndarray  # their average vs the reference (for smooth crossings)
@@ -62,38 +102,46 @@ class _Agreement:
 def judge(
     program: Program,
     backprop: np.ndarray,
-    symbolic: np.ndarray | None,
+    reference: Reference,
     d: Differences,
     tol: Tolerance,
     scale: float,
-    extended: np.ndarray | None = None,
+    *,
+    bp_tol: Tolerance | None = None,
+    higher: np.ndarray | None = None,
+    symbolic: np.ndarray | None = None,
+    complex_step: np.ndarray | None = None,
+    distances: Mapping[int, float] | None = None,
 ) -> GradientResult:
     """A verdict for every entry of one input (or probe), with the cause of each non-pass.
 
     ``scale`` is the size of the function and its linear terms, what backprop's
-    round-off is measured against. ``extended`` is backprop in extended precision, given
-    where backprop disagrees with the symbolic value: a wrong derivative rule is as wrong
-    in any precision, round-off shrinks, so it tells the two apart.
+    round-off is measured against. ``higher`` is backprop in higher precision, given
+    where backprop disagrees with an exact reference: a wrong derivative rule is as
+    wrong in any precision, round-off shrinks, so it tells the two apart. ``distances``
+    gives each non-smooth node's distance to its switch at the point.
     """
     shape = backprop.shape
-    reference = (backprop if symbolic is None else symbolic).ravel()
-    agree = _agreement(backprop.ravel(), symbolic, reference, d, tol, scale, extended)
-    status = np.full(reference.size, "pass", dtype=object)
+    bp_tol = bp_tol or tolerance("backprop")
+    agree = _agreement(backprop.ravel(), reference, d, tol, bp_tol, scale, higher)
+    status = np.full(reference.values.size, "pass", dtype=object)
     causes: dict[int, str] = {}
-    for k in range(reference.size):
-        bp, ref = float(backprop.flat[k]), float(reference[k])
-        cause = _cause(program, k, bp, ref, d, agree, symbolic is not None)
+    for k in range(reference.values.size):
+        bp, ref = float(backprop.flat[k]), float(reference.values[k])
+        cause = _cause(program, k, bp, ref, d, agree, reference, distances or {})
         if cause is None and agree.roundoff[k]:
-            cause = "pass", _roundoff_text(bp, float(extended.flat[k]), ref)
+            cause = "pass", _roundoff_text(bp, float(higher.flat[k]), ref, backprop.dtype)
         if cause is not None:
             status[k], causes[k] = cause
     estimates = {
-        "backprop": None if symbolic is None else backprop.ravel(),
+        "backprop": None if reference.kind == "backprop value" else backprop,
         "forward": d.forward,
         "backward": d.backward,
         "central": d.central,
+        "complex": complex_step,
+        "richardson": d.richardson,
     }
-    errors = relative_errors(estimates, reference)
+    errors = relative_errors(estimates, reference.values)
     return GradientResult(
         shape=shape,
         symbolic=symbolic,
@@ -105,55 +153,60 @@ def judge(
         errors={m: e.reshape(shape) for m, e in errors.items()},
         causes=causes,
         step=d.step.reshape(shape),
+        complex=None if complex_step is None else np.reshape(complex_step, shape),
+        richardson=None if d.richardson is None else d.richardson.reshape(shape),
     )
 
 
-def backprop_agrees(backprop: np.ndarray, symbolic: np.ndarray, scale: float) -> np.ndarray:
-    """Per entry: backprop within near machine precision of the symbolic value."""
-    bp_tol = TOLERANCES["backprop"]
+def backprop_agrees(
+    backprop: np.ndarray, exact: np.ndarray, scale: float, bp_tol: Tolerance | None = None
+) -> np.ndarray:
+    """Per entry: backprop within near machine precision of an exact reference."""
+    bp_tol = bp_tol or tolerance("backprop")
     with np.errstate(invalid="ignore"):
-        gap = np.abs(backprop - symbolic)
-        return gap <= bp_tol.atol * scale + bp_tol.rtol * np.abs(symbolic)
+        gap = np.abs(np.ravel(backprop) - np.ravel(exact))
+        return gap <= bp_tol.atol * scale + bp_tol.rtol * np.abs(np.ravel(exact))
 
 
-#: Backprop's disagreement must shrink this much in extended precision (which has
-#: 2**11 times finer round-off) to be called round-off rather than a wrong derivative.
-ROUNDOFF_SHRINK = 16
-
-
-def _agreement(backprop, symbolic, reference, d: Differences, tol, scale, extended) -> _Agreement:
-    size = np.abs(reference)
+def _agreement(backprop, reference: Reference, d: Differences, tol, bp_tol, scale, higher):
+    ref = reference.values
+    size = np.abs(ref)
+    allowed = tol.atol + tol.rtol * size + reference.rounding
     with np.errstate(all="ignore"):
         # One-sided differences agree up to their truncation and round-off where f is
         # smooth; at a kink they differ by the jump in slope, whatever the step.
-        slack = tol.atol + tol.rtol * size + 2 * d.one_sided_rounding + 2 * d.one_sided_truncation()
-        backprop_ok = (
-            np.ones(reference.size, bool)
-            if symbolic is None
-            else backprop_agrees(backprop, reference, scale)
-        )
-        roundoff = np.zeros(reference.size, bool)
-        if extended is not None and symbolic is not None:
-            gap = np.abs(backprop - reference)
-            shrunk = np.abs(extended.ravel() - reference) * ROUNDOFF_SHRINK <= gap
-            roundoff = ~backprop_ok & (shrunk | backprop_agrees(extended.ravel(), reference, scale))
+        slack = allowed + 2 * d.one_sided_rounding + 2 * d.one_sided_truncation()
+        if reference.exact:
+            backprop_ok = backprop_agrees(backprop, ref, scale, bp_tol)
+        elif reference.kind == "backprop value":
+            backprop_ok = np.ones(ref.size, bool)
+        else:  # against a difference: as a difference is judged
+            backprop_ok = np.abs(backprop - ref) <= allowed
+        roundoff = np.zeros(ref.size, bool)
+        if higher is not None and reference.exact:
+            gap = np.abs(backprop - ref)
+            shrunk = np.abs(np.ravel(higher) - ref) * ROUNDOFF_SHRINK <= gap
+            held = backprop_agrees(higher, ref, scale, tolerance("backprop"))
+            roundoff = ~backprop_ok & (shrunk | held)
         return _Agreement(
             backprop=backprop_ok | roundoff,
             roundoff=roundoff,
-            central=np.abs(d.central - reference) <= tol.atol + tol.rtol * size + d.rounding,
+            central=np.abs(d.central - ref) <= allowed + d.rounding,
             one_sided=np.abs(d.forward - d.backward) <= slack,
-            average=np.abs((d.forward + d.backward) / 2 - reference) <= slack,
+            average=np.abs((d.forward + d.backward) / 2 - ref) <= slack,
         )
 
 
-def _cause(program, k, bp, ref, d: Differences, agree: _Agreement, have_symbolic):
+def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, distances):
     """(status, cause) for an entry that does not simply pass, else None."""
     crossed = int(d.crossed[k])
-    estimates = {"backprop": bp, "symbolic": ref} if have_symbolic else {"backprop": bp}
-    estimates = {m: v for m, v in estimates.items() if math.isfinite(v)}
+    shown = {"backprop": bp}
+    if reference.kind != "backprop value":
+        shown[reference.kind.split()[0]] = ref
+    shown = {m: v for m, v in shown.items() if math.isfinite(v)}
     if not (math.isfinite(bp) and math.isfinite(ref)):
         if crossed >= 0:
-            return "kink", kink_text(program, crossed, d, k, estimates)
+            return "kink", kink_text(program, crossed, d, k, shown, distances.get(crossed))
         return "error", "the derivative is not finite at the point"
     if not all(math.isfinite(float(v[k])) for v in (d.forward, d.backward, d.central)):
         return "error", (
@@ -163,52 +216,63 @@ def _cause(program, k, bp, ref, d: Differences, agree: _Agreement, have_symbolic
     central_ok = bool(agree.central[k])
     if crossed >= 0:
         if not agree.one_sided[k]:
-            return "kink", kink_text(program, crossed, d, k, estimates)
+            return "kink", kink_text(program, crossed, d, k, shown, distances.get(crossed))
         # A switch is crossed but the slope is continuous (relu(x)**2 at 0): the derivative
         # exists; the central difference, though, is only O(h) there, so the one-sided
         # average is the estimate to judge.
         central_ok = bool(agree.average[k])
     if not agree.backprop[k]:
-        return "fail", f"backprop {bp:.12g} disagrees with the symbolic derivative {ref:.12g}"
+        return "fail", f"backprop {bp:.12g} disagrees with the {reference.kind} {ref:.12g}"
     if not central_ok:
-        what = "symbolic derivative" if have_symbolic else "backprop value"
         return "fail", (
             f"the central difference {float(d.central[k]):.12g} disagrees with the "
-            f"{what} {ref:.12g}"
+            f"{reference.kind} {ref:.12g}"
         )
     return None
 
 
 def kink_text(
-    program: Program, node_index: int, d: Differences, k: int, estimates: Mapping[str, float]
+    program: Program,
+    node_index: int,
+    d: Differences,
+    k: int,
+    estimates: Mapping[str, float],
+    distance: float | None = None,
 ) -> str:
-    """Which node switches branch, the one-sided derivatives, and whether each estimate
-    lies between them (a valid subgradient, in one dimension)."""
+    """Which node switches branch, how far from its switch the point is, the one-sided
+    derivatives, and whether each estimate lies between them (a valid subgradient)."""
     node = program.nodes[node_index]
     left, right = float(d.backward[k]), float(d.forward[k])
     slack = 2 * (float(d.one_sided_rounding[k]) + float(d.one_sided_truncation()[k]))
     low, high = min(left, right) - slack, max(left, right) + slack
     inside = [f"{m} {v:.6g}" for m, v in estimates.items() if low <= v <= high]
     outside = [f"{m} {v:.6g}" for m, v in estimates.items() if not low <= v <= high]
+    where = ""
+    if distance is not None:
+        where = (
+            " (at the point its argument is exactly at the switch)"
+            if distance == 0
+            else f" (at the point its argument is {distance:.2g} from the switch)"
+        )
     text = (
-        f"{describe(node)} switches branch within the step: one-sided derivatives "
+        f"{describe(node)} switches branch within the step{where}: one-sided derivatives "
         f"{left:.6g} (left) and {right:.6g} (right)"
     )
     if inside:
-        text += (
-            f"; {' and '.join(inside)} between them (valid subgradient{'s' * (len(inside) > 1)})"
-        )
+        plural = "s" * (len(inside) > 1)
+        text += f"; {' and '.join(inside)} between them (valid subgradient{plural})"
     if outside:
         text += f"; {' and '.join(outside)} outside them (not a subgradient)"
     return text
 
 
-def _roundoff_text(bp: float, extended: float, ref: float) -> str:
+def _roundoff_text(bp: float, higher: float, ref: float, dtype) -> str:
     def off(v: float) -> str:
         gap = abs(v - ref)
         return f"{gap / abs(ref):.1e} (relative)" if ref else f"{gap:.1e}"
 
+    precision = "float64" if np.dtype(dtype) == np.float32 else "extended precision"
     return (
-        f"backprop is off the symbolic value by {off(bp)}, but in extended precision by "
-        f"{off(extended)}: round-off in the expression as written, not a wrong derivative"
+        f"backprop is off by {off(bp)}, but in {precision} by {off(higher)}: round-off in "
+        f"the expression as written, not a wrong derivative"
     )

@@ -248,14 +248,38 @@ def test_directional_mode_catches_a_planted_bug(monkeypatch):
     assert out.status == "fail"
 
 
-def test_above_the_size_limit_backprop_is_the_reference(monkeypatch):
+def test_above_the_size_limit_complex_step_is_the_reference(monkeypatch):
     from gradcheck import symbolic
 
     monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
+    monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost
     out = result("sum(tanh(W @ x))", at=["W=random(3, 3)", "x=random(3)"])
     assert out.status == "pass"
-    assert out.points[0].gradient["W"].symbolic is None
+    gradient = out.points[0].gradient["W"]
+    assert gradient.symbolic is None and gradient.complex is not None
+    assert float(gradient.errors["backprop"].max()) < 1e-14  # held to an exact reference
     assert any("symbolic derivative skipped" in n for n in out.notes)
+
+
+def test_above_the_size_limit_and_not_analytic_richardson_is_the_reference(monkeypatch):
+    from gradcheck import symbolic
+
+    monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
+    monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost
+    out = result("sum(relu(W @ x)**2)", at=["W=random(3, 3)", "x=random(3)"])
+    gradient = out.points[0].gradient["W"]
+    assert out.status == "pass" and gradient.complex is None and gradient.richardson is not None
+
+
+def test_a_planted_bug_is_caught_without_symbolic(monkeypatch):
+    from gradcheck import symbolic
+
+    monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
+    monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost
+    monkeypatch.setitem(OPS, "tanh", replace(OPS["tanh"], vjps=(lambda g, o, x: g * (1 - o),)))
+    out = result("sum(tanh(W @ x))", at=["W=random(3, 3)", "x=random(3)"])
+    assert out.status == "fail"
+    assert "complex-step derivative" in next(iter(out.points[0].gradient["W"].causes.values()))
 
 
 def test_tolerances_from_the_problem_win_over_settings():
