@@ -216,6 +216,15 @@ class _Evidence:
         _, grads = self.program.gradient(inputs, self.wrt, dtype=HIGHER[self.dtype])
         return {n: g[0] for n, g in grads.items()}
 
+    def adjoints(self, inputs) -> list[np.ndarray]:
+        """Every node's adjoint in float64, zero where it does not lead to ``inputs``."""
+        values = self.program.forward({n: v[None] for n, v in self.point.items()})
+        adjoints = self.program.backward(values, inputs)
+        return [
+            np.zeros((1, *node.shape)) if a is None else np.broadcast_to(a, (1, *node.shape))
+            for a, node in zip(adjoints, self.program.nodes)
+        ]
+
     def forward_agrees(self) -> bool:
         """The graph's value matches the symbolic value (a wrong forward pass shows here)."""
         return self.symbolic_value is None or close(
@@ -236,6 +245,11 @@ def _expectations(
         truth = e.symbolic_value if e.symbolic_value is not None else e.value
         out.append(expect.judge("value", expectation.value, np.array(truth), explicit, tolerance))
     for name, claimed in expectation.grads.items():
+        node = problem.intermediate(name) if name not in problem.wrt else None
+        if node is not None:  # a let: its adjoint, d f / d (the intermediate)
+            truth = e.adjoints(problem.differentiable)[node][0]
+            out.append(expect.judge(name, claimed, truth, explicit, tolerance))
+            continue
         truth = e.backprop[name] if e.symbolic is None else e.symbolic[name]
         alternatives = (
             (left_out, gradient[0])

@@ -371,17 +371,19 @@ def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
     if "value" in fields:
         claimed_value = _claimed(fields["value"], path, "expect value")
     grads = {}
+    named = list(problem.wrt) + [n for n in problem.lets if problem.intermediate(n) is not None]
     for name, item in _mapping(fields.get("grad"), path, "expect grad").items():
-        if name not in problem.wrt:
-            hint = suggest(name, problem.wrt)
+        if name not in named:
+            hint = suggest(name, named)
             raise ProblemError(
-                f"expect grad names {name!r}, which is not differentiated"
-                f"{hint}; it must be one of {', '.join(problem.wrt)}",
+                f"expect grad names {name!r}, which is neither differentiated nor a let the "
+                f"expression uses{hint}; it must be one of {', '.join(named)}",
                 where=path,
                 line=item.line,
             )
         claimed = _claimed(item, path, f"expect grad {name}")
-        shape = problem.shapes[name]
+        node = problem.intermediate(name) if name not in problem.wrt else None
+        shape = problem.shapes[name] if node is None else problem.program.nodes[node].shape
         if claimed.value.shape != shape:
             raise ProblemError(
                 f"expect grad {name} has shape {claimed.value.shape}, but {name} has shape {shape}",

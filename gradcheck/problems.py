@@ -72,6 +72,24 @@ class Problem:
     def random_names(self) -> list[str]:
         return [n for n, v in self.values.items() if isinstance(v, RandomSpec)]
 
+    def intermediate(self, name: str) -> int | None:
+        """The position in the program of the ``let`` node called ``name`` (None if unused)."""
+        if name not in self.lets:
+            return None
+        return next(
+            (
+                i
+                for i, node in enumerate(self.program.nodes)
+                if node.name == name and node.op != "input"
+            ),
+            None,
+        )
+
+    @property
+    def differentiable(self) -> list[str]:
+        """Every input that is not used as an index (the ones with derivatives)."""
+        return [n for n in self.program.inputs if n not in self.index_axes]
+
     def with_expectation(self, expectation: Expectation) -> Problem:
         return replace(self, expectation=expectation)
 

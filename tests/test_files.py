@@ -111,7 +111,7 @@ def test_several_problems_in_one_file_and_default_names(tmp_path):
         (
             "expr: x*y\nat: {x: 1, y: 2}\nexpect:\n  grad:\n    z: 1\n",
             ":5",
-            "expect grad names 'z', which is not differentiated",
+            "expect grad names 'z', which is neither differentiated nor a let",
         ),
         ("expr: x\nat: {x: 1}\nexpect:\n  values: 1\n", ":4", "unknown key 'values' in expect"),
         ("expr: x\n  at: 1\n", ":2:5", "not valid YAML"),
@@ -192,3 +192,42 @@ def test_claimed_numbers_hold_at_the_precision_written(tmp_path, claimed, status
     )
     (out,) = check(problem).problems
     assert out.status == status
+
+
+@pytest.mark.parametrize(
+    ("gq", "status"),
+    [("[14, 2, -8]", "pass"), ("[14, 2, 8]", "fail"), ("[0, 2, -8]", "fail")],
+)
+def test_expect_grad_may_name_a_let_intermediate(tmp_path, gq, status):
+    from gradcheck import check
+
+    # seed 004 network 0: the upstream gradient at q = relu(p) is gq = (14, 2, -8)
+    text = textwrap.dedent(
+        f"""\
+        let:
+          p: V1 @ x + b1
+          q: relu(p)
+          z: V2 @ q + b2
+        expr: 0.5 * sum((z - y)^2)
+        at:
+          V1: [[2, -1], [0, 3], [2, 1]]
+          b1: [2, -1, 3]
+          V2: [[2, 1, -3], [3, -1, 2]]
+          b2: [4, 2]
+          x: [-1, 2]
+          y: [-4, 1]
+        wrt: [V1, b1]
+        expect:
+          grad: {{q: {gq}, z: [4, 2]}}
+        """
+    )
+    (problem,) = load(write(tmp_path, text))
+    (out,) = check(problem).problems
+    assert out.status == status
+    assert [e.what for e in out.expected] == ["q", "z"]
+
+
+def test_expect_grad_of_a_let_must_have_its_shape(tmp_path):
+    text = "let:\n  q: 2*x\nexpr: sum(q)\nat: {x: [1, 2]}\nexpect:\n  grad:\n    q: 1\n"
+    message = broken(tmp_path, text)
+    assert "expect grad q has shape (), but q has shape (2,)" in message
