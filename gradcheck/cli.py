@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -377,15 +379,17 @@ def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, se
         _console(no_color).print(sweep_view(result))
 
 
-def _one_problem(source: str, at, lets, which):
+def _one_problem(source: str, at, lets, which, wrt=None):
     """A problem from an expression, or from a problem file (its first, or ``which``)."""
     from .files import SUFFIXES, Broken, load
     from .problems import problem
 
     if Path(source).suffix.lower() not in SUFFIXES or not Path(source).exists():
-        return problem(source, lets=lets, at=at)
-    if at or lets:
-        raise GradcheckError("--at and --let go with an expression; a problem file has its own")
+        return problem(source, lets=lets, at=at, wrt=wrt)
+    if at or lets or wrt:
+        raise GradcheckError(
+            "--at, --let and --wrt go with an expression; a problem file has its own"
+        )
     items = load(source)
     if which is not None:
         chosen = [p for n, p in enumerate(items, 1) if p.name == which or str(n) == which]
@@ -465,6 +469,106 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
         click.echo("\n".join(derivative_latex(rows)))
     else:
         _console(no_color).print(derivative_view(built.expression, rows))
+
+
+@main.command("trace")
+@click.argument("source", metavar="EXPR|FILE")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE", help="A value (EXPR only).")
+@click.option(
+    "--let", "lets", multiple=True, metavar="NAME=EXPR", help="A named intermediate (EXPR only)."
+)
+@click.option(
+    "--wrt",
+    metavar="NAMES",
+    help="Comma-separated inputs to backprop to (EXPR only) [default: all].",
+)
+@click.option(
+    "--problem",
+    "which",
+    metavar="NAME|N",
+    help="In a file of several problems, the one to trace (name or number).",
+)
+@click.option(
+    "--jacobians", is_flag=True, help="Every local derivative as a full Jacobian d node/d input."
+)
+@click.option(
+    "--dot",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write the graph in Graphviz DOT (and, when dot is installed, FILE.svg and "
+    "FILE.png; a FILE ending in .svg, .png or .pdf is rendered to that).",
+)
+@click.option("--latex", is_flag=True, help="Print the node table as LaTeX instead.")
+@common
+def trace_command(
+    source, at, lets, wrt, which, jacobians, dot, latex, fmt, rtol, atol, seed, no_color
+):
+    """The computational graph node by node, the way a hand computation lays it out.
+
+    Forward: each node's operation and value. Backward: each node's adjoint (d f/d
+    node), its local derivative with respect to each input and their product, which
+    passes back to that input. A problem file's expect.grad may name let intermediates;
+    the first wrong claimed adjoint, going backward, is marked and explained. Exit code
+    1 when a claimed adjoint is wrong.
+
+    \b
+    Examples:
+      gradcheck trace "1/(2+sin(w1*x1)**2+cos(w2*x2))" --at w1=-3 --at x1=-2 --at w2=2 --at x2=-1
+      gradcheck trace problems/seed-004-network-0.yaml --jacobians
+      gradcheck trace problems/seed-004-network-0.yaml --dot graph.dot
+    """
+    from .trace import trace
+
+    names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
+    try:
+        built = _one_problem(source, at, lets, which, wrt=names)
+        result = trace(built, jacobians=jacobians, seed=seed, rtol=rtol, atol=atol)
+        if dot:
+            _write_graph(result, dot)
+    except GradcheckError as error:
+        _fail(error, no_color)
+    from .trace_report import trace_json, trace_latex, trace_view
+
+    if fmt == "json":
+        click.echo(json.dumps(trace_json(result), indent=2))
+    elif latex:
+        click.echo(trace_latex(result), nl=False)
+    else:
+        _console(no_color).print(trace_view(result))
+    sys.exit(1 if result.status == "fail" else 0)
+
+
+def _write_graph(result, path: str) -> None:
+    """DOT to ``path`` (or beside it, when ``path`` names a picture), rendered when the
+    Graphviz ``dot`` program is there; what was written goes to stderr."""
+    from .trace_report import trace_dot
+
+    target = Path(path)
+    picture = target.suffix.lower() in (".svg", ".png", ".pdf")
+    source = target.with_suffix(".dot") if picture else target
+    dot = shutil.which("dot")
+    if picture and dot is None:
+        raise GradcheckError(
+            f"--dot {path}: drawing a picture needs Graphviz's dot program, which is not "
+            "installed; write a .dot file instead, or install Graphviz"
+        )
+    try:
+        source.write_text(trace_dot(result))
+    except OSError as exc:
+        raise GradcheckError(f"--dot {path}: cannot write it ({exc.strerror})") from None
+    formats = [target.suffix.lower()[1:]] if picture else ["svg", "png"]
+    written = [str(source)]
+    if dot is not None:
+        for form in formats:
+            out = source.with_suffix(f".{form}")
+            done = subprocess.run(
+                [dot, f"-T{form}", str(source), "-o", str(out)], capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                raise GradcheckError(f"--dot {path}: dot failed: {done.stderr.strip()}")
+            written.append(str(out))
+    note = "" if dot else " (install Graphviz to render it: dot -Tsvg FILE -o FILE.svg)"
+    click.echo(f"wrote {', '.join(written)}{note}", err=True)
 
 
 def _emit(report, fmt: str, no_color: bool) -> None:

@@ -94,7 +94,7 @@ class Program:
         ``dropped`` names a node whose local derivative is left out (its adjoint passes
         through unchanged): the chain rule as a hand derivation that forgot one factor.
         """
-        needs = self._leads_to(frozenset(wrt))
+        needs = self.leads_to(frozenset(wrt))
         adjoints: list[np.ndarray | None] = [None] * len(self.nodes)
         adjoints[self.output] = np.ones_like(values[self.output])
         with np.errstate(all="ignore"):
@@ -107,20 +107,46 @@ class Program:
 
     def _propagate(self, node, i, g, values, adjoints, needs, dropped=False) -> None:
         """Pass the adjoint ``g`` of node ``i`` to each argument: g times local derivative."""
-        op = OPS[node.op]
-        args = [values[j] for j in self.args[i]]
-        if op.elementwise:
-            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+        args = self._arguments(i, values)
         for k, j in enumerate(self.args[i]):
             if not needs[j]:
                 continue
-            contribution = _pass_through(g, args[k]) if dropped else op.vjps[k](g, values[i], *args)
-            if op.elementwise:
-                contribution = unbroadcast(contribution, self.nodes[j].shape)
+            contribution = self._passed(i, k, g, values[i], args, dropped)
             # += through fan-out: a node used twice collects both contributions.
             adjoints[j] = contribution if adjoints[j] is None else adjoints[j] + contribution
 
-    def _leads_to(self, wrt: frozenset[str]) -> list[bool]:
+    def passed(self, i: int, k: int, g: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
+        """What node ``i`` passes back to its argument ``k`` when its adjoint is ``g``:
+        g times the local derivative, shaped ``(B, *argument shape)``."""
+        with np.errstate(all="ignore"):
+            return self._passed(i, k, g, values[i], self._arguments(i, values))
+
+    def entrywise_local(self, i: int, k: int, values: list[np.ndarray]) -> np.ndarray:
+        """An element-wise node's local derivative with respect to argument ``k``, entry by
+        entry (the diagonal of its Jacobian), shaped ``(B, *node shape)``."""
+        node = self.nodes[i]
+        seed = np.ones((1, *node.shape))
+        with np.errstate(all="ignore"):
+            local = OPS[node.op].vjps[k](seed, values[i], *self._arguments(i, values))
+        return np.broadcast_to(local, (values[i].shape[0], *node.shape))
+
+    def _arguments(self, i: int, values: list[np.ndarray]) -> list[np.ndarray]:
+        """Node ``i``'s argument values, lined up for broadcasting if it is element-wise."""
+        node = self.nodes[i]
+        args = [values[j] for j in self.args[i]]
+        if OPS[node.op].elementwise:
+            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+        return args
+
+    def _passed(self, i, k, g, out, args, dropped=False) -> np.ndarray:
+        node = self.nodes[i]
+        op = OPS[node.op]
+        contribution = _pass_through(g, args[k]) if dropped else op.vjps[k](g, out, *args)
+        if op.elementwise:
+            contribution = unbroadcast(contribution, node.args[k].shape)
+        return contribution
+
+    def leads_to(self, wrt: frozenset[str]) -> list[bool]:
         """Which nodes lead to an input in ``wrt`` (only they need adjoints); memoised."""
         if wrt in self._needs:
             return self._needs[wrt]
@@ -152,7 +178,7 @@ class Program:
     def droppable(self, wrt: Iterable[str]) -> list[int]:
         """Nodes whose local derivative a hand derivation might leave out (sigmoid's, the
         square's, softmax's ...), among those the gradient of ``wrt`` flows through."""
-        needs = self._leads_to(frozenset(wrt))
+        needs = self.leads_to(frozenset(wrt))
         return [i for i, node in enumerate(self.nodes) if needs[i] and node.op in DROPPABLE]
 
     def depending_on(self, name: str) -> list[bool]:
