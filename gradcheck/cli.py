@@ -152,7 +152,27 @@ def _methods(ctx, param, value):
     return tuple(dict.fromkeys(names))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Guarded(click.Group):
+    """A bug of ours becomes one line and exit code 2, never a traceback (set
+    GRADCHECK_DEBUG=1 to see it)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("GRADCHECK_DEBUG"):
+                raise
+            click.echo(
+                f"error: internal error ({type(exc).__name__}: {exc}); please report it, "
+                "with the command that led to it",
+                err=True,
+            )
+            sys.exit(2)
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="gradcheck")
 def main() -> None:
     """Is this gradient right? And if not, where and why.

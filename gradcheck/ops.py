@@ -328,7 +328,7 @@ def _sym_inv(sp, a):
 def _sym_stack(items):
     out = np.empty((len(items), *items[0].shape), dtype=object)
     for i, item in enumerate(items):
-        out[i] = item
+        out[i, ...] = item  # a 0-d item too: its entry, not the array itself
     return out
 
 

@@ -362,7 +362,7 @@ def _expected_table(p: ProblemResult) -> Padding:
         table.add_row(
             Text(expected.what, style="bold"),
             Text(expected.status, style=STYLE[expected.status]),
-            expect_evidence(expected),
+            Text(expect_evidence(expected)),
         )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
@@ -384,9 +384,9 @@ def _claims_table(p: ProblemResult) -> Padding:
     for name, claim in p.claims.items():
         table.add_row(
             Text(name, style="bold"),
-            claim.text,
+            Text(claim.text),
             Text(claim.status, style=STYLE[claim.status]),
-            claim_evidence(claim),
+            Text(claim_evidence(claim)),
         )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
@@ -555,7 +555,7 @@ def derivative_view(expression: str, rows) -> RenderableType:
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
     for _, _, label, formula in rows:
-        table.add_row(f"d/d{label} =", formula)
+        table.add_row(Text(f"d/d{label} ="), Text(formula))
     return Group(Text.assemble(("f = ", "dim"), expression), Padding(table, (1, 0, 0, 0)))
 
 
@@ -640,7 +640,7 @@ def summary(report: Report) -> RenderableType:
             Text(p.status, style=STYLE[p.status]),
             problem,
             "" if error is None else f"{error:.1e}",
-            what_is_wrong(p),
+            Text(what_is_wrong(p)),
         )
     counts = report.summary
     count = len(report.problems)

@@ -79,8 +79,8 @@ def _forward_table(trace: Trace) -> Table:
     for node in trace.nodes:
         if node.op == "const":
             continue
-        written = node.written if node.written not in (None, node.operation) else ""
-        table.add_row(node.name, node.operation, _value(node.value), written)
+        written = Text(node.written if node.written not in (None, node.operation) else "")
+        table.add_row(Text(node.name), Text(node.operation), Text(_value(node.value)), written)
     return table
 
 
@@ -103,11 +103,14 @@ def _backward_table(trace: Trace) -> Table:
             name = Text(node.name)
             if node.name == trace.first_wrong:
                 name = Text(f"{node.name} ←", style="bold red")
-            head = [name, _value(node.adjoint), *claimed] if n == 0 else [""] * (2 + claims)
+            head = [name, Text(_value(node.adjoint)), *claimed] if n == 0 else [""] * (2 + claims)
             if local is None:
-                table.add_row(*head, Text("(an input)", style="dim"), "", "")
+                what = "(an input)" if node.op == "input" else "(depends on no input)"
+                table.add_row(*head, Text(what, style="dim"), "", "")
             else:
-                table.add_row(*head, local.input, _local_cell(node, local), _value(local.passes))
+                table.add_row(
+                    *head, Text(local.input), _local_cell(node, local), Text(_value(local.passes))
+                )
     return table
 
 

@@ -217,3 +217,17 @@ def test_python_dash_m():
         timeout=120,
     )
     assert done.returncode == 0 and "PASS" in done.stdout
+
+
+def test_a_bug_of_ours_is_one_line_and_exit_2(monkeypatch):
+    import gradcheck.symbolic
+
+    def broken(*args, **kwargs):
+        raise TypeError("planted")
+
+    monkeypatch.setattr(gradcheck.symbolic, "derivative_table", broken)
+    monkeypatch.delenv("GRADCHECK_DEBUG", raising=False)
+    result = CliRunner().invoke(main, ["diff", "x*y"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: internal error (TypeError: planted)")
+    assert "Traceback" not in result.output

@@ -126,3 +126,14 @@ def test_a_cached_check_never_imports_sympy(tmp_path):
         for _ in range(2)
     ]
     assert [r.stderr.strip() for r in runs] == ["True", "False"]
+
+
+def test_a_list_of_scalars_lowers_to_its_entries_not_to_nested_arrays():
+    # [a, b] once became an array of 0-d arrays, which softmax's lowering could not divide
+    from gradcheck import check, problem
+
+    (out,) = check(problem("softmax([a, b])[0]", at=["a=0.5", "b=-1"])).problems
+    gradient = out.points[0].gradient["a"]
+    assert gradient.symbolic is not None
+    s = 1 / (1 + np.exp(-1.5))  # softmax([a, b])[0] = sigmoid(a - b)
+    assert float(gradient.symbolic) == pytest.approx(s * (1 - s), rel=1e-14)

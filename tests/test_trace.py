@@ -429,3 +429,10 @@ def test_bad_input_is_one_message_and_exit_2(args, words):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and words in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_brackets_in_user_text_are_shown_not_taken_for_markup():
+    out = run("trace", "softmax([a, b, c])[0]", "--no-color").stdout
+    assert "[a, b, c]" in out and "softmax([a, b, c])[0]" in out
+    claims = run("eval", "x*y", "--claim", "x=[y, 1][0]", "--no-color").stdout
+    assert "[y, 1][0]" in claims
