@@ -185,6 +185,8 @@ def main() -> None:
       gradcheck eval "1/(2+sin(w1*x1)**2+cos(w2*x2))"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
       gradcheck diff "sum(sigmoid(W @ x)**2)" --at "W=random(3,3)" --at "x=random(3)"
+      gradcheck check problems/
+      gradcheck trace problems/seed-004-network-0.yaml --jacobians
     """
 
 

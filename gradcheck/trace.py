@@ -232,27 +232,33 @@ def _constant_name(node) -> str:
     return node.term.text.strip() if node.term is not None else "const"
 
 
-#: How operators are written; every other operation is a function call.
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+#: How each operation is written, in its inputs' names (``{0}``, ``{1}``; ``{rest}``: all
+#: but the first; ``{all}``: every one); any other operation is a call, ``op(a, b)``.
+PLAIN = {
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "pow": "{0} ** {1}",
+    "matmul": "{0} @ {1}",
+    "neg": "-{0}",
+    "transpose": "{0}.T",
+    "index": "{0}[{rest}]",
+    "stack": "[{all}]",
+}
+
+
+def written_as(op: str, args: list[str], templates=PLAIN, call: str = "{op}({all})") -> str:
+    """``w1 * x1``, ``sin(t1)``, ``V1.T``, ``z[2]``: an operation on named inputs."""
+    template = templates.get(op, call)
+    return template.format(*args, op=op, rest=", ".join(args[1:]), all=", ".join(args))
 
 
 def _operation(program: Program, i: int, names: list[str]) -> str:
-    """``w1 * x1``, ``sin(t1)``, ``V1.T``, ``z[2]``: the node in its inputs' names."""
     node = program.nodes[i]
-    args = [names[j] for j in program.args[i]]
     if node.op in ("input", "const"):
         return node.op
-    if node.op in _INFIX:
-        return f" {_INFIX[node.op]} ".join(args)
-    if node.op == "neg":
-        return f"-{args[0]}"
-    if node.op == "transpose":
-        return f"{args[0]}.T"
-    if node.op == "index":
-        return f"{args[0]}[{', '.join(args[1:])}]"
-    if node.op == "stack":
-        return f"[{', '.join(args)}]"
-    return f"{node.op}({', '.join(args)})"
+    return written_as(node.op, [names[j] for j in program.args[i]])
 
 
 # ---------------------------------------------------------------- local derivatives

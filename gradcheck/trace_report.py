@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .report import STYLE, format_array
-from .trace import Local, Trace, TraceNode
+from .trace import Local, Trace, TraceNode, written_as
 
 #: Significant digits of a scalar (arrays show 6, like the check tables).
 SCALAR_DIGITS = 10
@@ -323,29 +323,28 @@ def trace_latex(trace: Trace) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: How each operator is typeset; every other operation is \operatorname{op}(...).
-_LATEX_INFIX = {"add": " + ", "sub": " - ", "mul": r" \cdot ", "matmul": " "}
-_LATEX_FUNCTIONS = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "det"}
+#: How each operation is typeset (see trace.PLAIN); any other is \operatorname{op}(...).
+LATEX = {
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": r"{0} \cdot {1}",
+    "div": r"\frac{{{0}}}{{{1}}}",
+    "pow": "{{{0}}}^{{{1}}}",
+    "matmul": "{0} {1}",
+    "neg": "-{0}",
+    "transpose": "{{{0}}}^{{T}}",
+    "index": "{{{0}}}_{{{rest}}}",
+    "stack": r"\left[{all}\right]",
+    **{
+        f: rf"\{f}\left({{all}}\right)"
+        for f in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "det")
+    },
+}
 
 
 def _latex_operation(node: TraceNode, name) -> str:
     args = [name(a) for a in node.inputs]
-    if node.op in _LATEX_INFIX:
-        return _LATEX_INFIX[node.op].join(args)
-    if node.op == "div":
-        return rf"\frac{{{args[0]}}}{{{args[1]}}}"
-    if node.op == "pow":
-        return f"{{{args[0]}}}^{{{args[1]}}}"
-    if node.op == "neg":
-        return f"-{args[0]}"
-    if node.op == "transpose":
-        return f"{{{args[0]}}}^{{T}}"
-    if node.op == "index":
-        return f"{{{args[0]}}}_{{{','.join(args[1:])}}}"
-    if node.op == "stack":
-        return r"\left[" + ", ".join(args) + r"\right]"
-    function = f"\\{node.op}" if node.op in _LATEX_FUNCTIONS else rf"\operatorname{{{node.op}}}"
-    return rf"{function}\left({', '.join(args)}\right)"
+    return written_as(node.op, args, LATEX, r"\operatorname{{{op}}}\left({all}\right)")
 
 
 def _latex_value(value: np.ndarray) -> str:

@@ -1,5 +1,7 @@
 """Shared fixtures: every test run gets its own symbolic cache, never the user's."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -23,3 +25,14 @@ def program(text: str, **shapes) -> Program:
 def batched(**values) -> dict[str, np.ndarray]:
     """Values with a batch axis of one."""
     return {n: np.asarray(v, dtype=float)[None] for n, v in values.items()}
+
+
+PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
+
+
+def network_0(wrt: str, grads: dict[str, str]) -> str:
+    """Seed 004's network 0 as shipped, with ``wrt`` and only these claimed gradients."""
+    shipped = (PROBLEMS / "seed-004-network-0.yaml").read_text()
+    body = shipped[: shipped.index("wrt:")]
+    claims = "".join(f"    {name}: {value}\n" for name, value in grads.items())
+    return f"{body}wrt: {wrt}\nexpect:\n  grad:\n{claims}"

@@ -8,6 +8,8 @@ import pytest
 from gradcheck.files import Broken, find, load
 from gradcheck.language import RandomSpec
 
+from .conftest import network_0
+
 
 def write(tmp_path, text, name="p.yaml"):
     path = tmp_path / name
@@ -202,25 +204,7 @@ def test_expect_grad_may_name_a_let_intermediate(tmp_path, gq, status):
     from gradcheck import check
 
     # seed 004 network 0: the upstream gradient at q = relu(p) is gq = (14, 2, -8)
-    text = textwrap.dedent(
-        f"""\
-        let:
-          p: V1 @ x + b1
-          q: relu(p)
-          z: V2 @ q + b2
-        expr: 0.5 * sum((z - y)^2)
-        at:
-          V1: [[2, -1], [0, 3], [2, 1]]
-          b1: [2, -1, 3]
-          V2: [[2, 1, -3], [3, -1, 2]]
-          b2: [4, 2]
-          x: [-1, 2]
-          y: [-4, 1]
-        wrt: [V1, b1]
-        expect:
-          grad: {{q: {gq}, z: [4, 2]}}
-        """
-    )
+    text = network_0("[V1, b1]", {"q": gq, "z": "[4, 2]"})
     (problem,) = load(write(tmp_path, text))
     (out,) = check(problem).problems
     assert out.status == status

@@ -14,6 +14,7 @@ from gradcheck.graph import _align
 from gradcheck.ops import OPS
 from gradcheck.trace import JACOBIAN_LIMIT, trace
 
+from .conftest import network_0
 from .test_ops import CASES
 
 SEED_000 = "1/((sin(w1*x1)**2 + cos(w2*x2)) + 2)"  # grouped as seed 000 Q1 adds them
@@ -126,30 +127,15 @@ def test_without_jacobians_array_nodes_show_entrywise_locals_only():
 # ---------------------------------------------------------------- wrong claims
 
 
-NETWORK = """\
-    let:
-      p: V1 @ x + b1
-      q: relu(p)
-      z: V2 @ q + b2
-    expr: 0.5 * sum((z - y)^2)
-    at:
-      V1: [[2, -1], [0, 3], [2, 1]]
-      b1: [2, -1, 3]
-      V2: [[2, 1, -3], [3, -1, 2]]
-      b2: [4, 2]
-      x: [-1, 2]
-      y: [-4, 1]
-    wrt: [V1, b1, V2, b2]
-    expect:
-      grad:
-"""
+def network(**grads) -> str:
+    return network_0("[V1, b1, V2, b2]", grads)
 
 
 @pytest.mark.parametrize(
     ("claims", "first", "words"),
     [
         # the relu's local derivative dropped: gp = gq
-        ({"z": "[4, 2]", "q": "[14, 2, -8]", "p": "[14, 2, -8]"}, "p", "relu(p)' (line 3"),
+        ({"z": "[4, 2]", "q": "[14, 2, -8]", "p": "[14, 2, -8]"}, "p", "q = 'relu(p)' (line 7"),
         # gz from a loss without the 1/2
         ({"z": "[8, 4]", "q": "[28, 4, -16]"}, "z", "times 2"),
         # V2 used untransposed for gq = V2^T gz is not even the right shape; a sign slip
@@ -159,7 +145,7 @@ NETWORK = """\
     ],
 )
 def test_the_first_wrong_claimed_adjoint_is_located_and_explained(tmp_path, claims, first, words):
-    text = NETWORK + "".join(f"        {n}: {v}\n" for n, v in claims.items())
+    text = network(**claims)
     result = run("trace", write(tmp_path, text), "--format", "json")
     assert result.exit_code == 1, result.output
     out = json.loads(result.stdout)
@@ -219,14 +205,14 @@ def test_the_seeds_hand_backprop_through_the_sigmoid_is_caught_at_s():
 
 
 def test_right_claims_pass_and_exit_0(tmp_path):
-    text = NETWORK + "        z: [4, 2]\n        q: [14, 2, -8]\n        p: [0, 2, -8]\n"
+    text = network(z="[4, 2]", q="[14, 2, -8]", p="[0, 2, -8]")
     result = run("trace", write(tmp_path, text))
     assert result.exit_code == 0, result.output
     assert "every claimed adjoint holds" in result.stdout
 
 
 def test_the_rich_layout_marks_the_first_wrong_node(tmp_path):
-    text = NETWORK + "        q: [14, 2, -8]\n        p: [14, 2, -8]\n"
+    text = network(q="[14, 2, -8]", p="[14, 2, -8]")
     result = run("trace", write(tmp_path, text), "--no-color")
     assert result.exit_code == 1
     out = result.stdout
