@@ -406,7 +406,12 @@ def _one_problem(source: str, at, lets, which, wrt=None):
     from .files import SUFFIXES, Broken, load
     from .problems import problem
 
-    if Path(source).suffix.lower() not in SUFFIXES or not Path(source).exists():
+    path = Path(source)
+    if path.suffix.lower() in SUFFIXES and not path.is_file():
+        raise GradcheckError(f"{source}: no such file")
+    if path.is_dir() and not source.isidentifier():  # "x" is a variable, even beside ./x
+        raise GradcheckError(f"{source} is a folder; give one problem file (or use check)")
+    if path.suffix.lower() not in SUFFIXES:
         return problem(source, lets=lets, at=at, wrt=wrt)
     if at or lets or wrt:
         raise GradcheckError(

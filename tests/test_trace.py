@@ -422,3 +422,13 @@ def test_brackets_in_user_text_are_shown_not_taken_for_markup():
     assert "[a, b, c]" in out and "softmax([a, b, c])[0]" in out
     claims = run("eval", "x*y", "--claim", "x=[y, 1][0]", "--no-color").stdout
     assert "[y, 1][0]" in claims
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [("missing.yaml", "missing.yaml: no such file"), ("problems/", "problems/ is a folder")],
+)
+def test_a_file_that_is_not_there_is_named(source, words):
+    for command in ("trace", "sweep"):
+        result = run(command, source)
+        assert result.exit_code == 2 and words in result.stderr
