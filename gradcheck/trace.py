@@ -19,13 +19,13 @@ from itertools import combinations
 import numpy as np
 
 from . import expect
+from .check import Settings, tolerance_for
 from .graph import Program, describe
 from .mistakes import Agree, diagnose
 from .ops import OPS
 from .points import draw_indices, draw_point
 from .problems import Problem
 from .results import ExpectResult, Tolerance
-from .verdicts import tolerance as default_tolerance
 
 #: A local Jacobian with more entries than this is left out: too large to read, and
 #: (out size x input size) memory to build.
@@ -88,7 +88,6 @@ class Trace:
     wrt: list[str]
     nodes: list[TraceNode]
     seed: int
-    jacobians: bool = False
     first_wrong: str | None = None
     explanation: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -145,11 +144,10 @@ def trace(
         nodes.append(traced)
     if any(loc.form == "omitted" for n in nodes for loc in n.local) and jacobians:
         notes.append(f"local Jacobians with more than {JACOBIAN_LIMIT:,} entries are left out")
-    result = Trace(
-        problem.name, problem.expression, point, drawn, wrt, nodes, seed, jacobians, notes=notes
-    )
+    result = Trace(problem.name, problem.expression, point, drawn, wrt, nodes, seed, notes=notes)
     if problem.expectation is not None and problem.expectation.grads:
-        _judge_claims(result, problem, values, adjoints, names, _tolerance(problem, rtol, atol))
+        tolerance = tolerance_for(problem, Settings(rtol=rtol, atol=atol))
+        _judge_claims(result, problem, values, adjoints, names, tolerance)
     return result
 
 
@@ -164,14 +162,6 @@ def _traced_inputs(problem: Problem) -> list[str]:
         if node is not None and not needs[node]:
             return problem.differentiable
     return wrt
-
-
-def _tolerance(problem: Problem, rtol: float | None, atol: float | None) -> Tolerance:
-    default = default_tolerance("central")
-    return Tolerance(
-        next(t for t in (problem.rtol, rtol, default.rtol) if t is not None),
-        next(t for t in (problem.atol, atol, default.atol) if t is not None),
-    )
 
 
 def _plain(value) -> np.ndarray:
@@ -395,7 +385,7 @@ class _Context:
         return (
             self._forgotten_branch(claimed, uses, node.name)
             or self._recognised(i, claimed, truth)
-            or self._implied_local(i, claimed, uses, node)
+            or self._implied_local(uses, node)
             or f"d f/d {node.name} is the first claimed adjoint, going backward, that is "
             "wrong; the claims before it hold, so look between them and this node"
         )
@@ -423,8 +413,7 @@ class _Context:
                     return (
                         f"it holds only what {self._passers(subset)} passes back; {name} "
                         f"is used {len(uses)} times, and its adjoint is the sum of what "
-                        f"every use passes back, so what "
-                        f"{self._passers(missing)} passes "
+                        f"every use passes back, so what {self._passers(missing)} passes "
                         "back is missing"
                     )
         return None
@@ -448,7 +437,7 @@ class _Context:
         shaped = ((what, np.broadcast_to(gradient, truth.shape)) for what, gradient in alternatives)
         return diagnose(claimed, truth, self.agree, shaped)
 
-    def _implied_local(self, i: int, claimed, uses, node: TraceNode) -> str | None:
+    def _implied_local(self, uses, node: TraceNode) -> str | None:
         """With one use by an element-wise node: the local derivative the claim needs,
         next to the true one, at the first wrong entry."""
         if len(uses) != 1:
