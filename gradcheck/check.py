@@ -244,10 +244,13 @@ def _expectations(
     if expectation.value is not None:
         truth = e.symbolic_value if e.symbolic_value is not None else e.value
         out.append(expect.judge("value", expectation.value, np.array(truth), explicit, tolerance))
+    lets = {n: problem.intermediate(n) for n in expectation.grads if n not in problem.wrt}
+    claimed_lets = any(node is not None for node in lets.values())
+    adjoints = e.adjoints(problem.differentiable) if claimed_lets else None
     for name, claimed in expectation.grads.items():
-        node = problem.intermediate(name) if name not in problem.wrt else None
+        node = lets.get(name)
         if node is not None:  # a let: its adjoint, d f / d (the intermediate)
-            truth = e.adjoints(problem.differentiable)[node][0]
+            truth = adjoints[node][0]
             out.append(expect.judge(name, claimed, truth, explicit, tolerance))
             continue
         truth = e.backprop[name] if e.symbolic is None else e.symbolic[name]

@@ -139,6 +139,11 @@ def checking(command):
     return functools.reduce(lambda f, option: option(f), reversed(options), with_settings)
 
 
+def _name_list(ctx, param, value) -> list[str] | None:
+    """``V1, b1`` -> ``["V1", "b1"]`` (None when the option is not given)."""
+    return None if value is None else [n.strip() for n in value.split(",") if n.strip()]
+
+
 def _methods(ctx, param, value):
     from .check import METHODS
 
@@ -202,6 +207,7 @@ def main() -> None:
 @click.option(
     "--wrt",
     metavar="NAMES",
+    callback=_name_list,
     help="Comma-separated inputs to differentiate [default: every input not used as an index].",
 )
 @click.option(
@@ -236,9 +242,8 @@ def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
     from .problems import problem
     from .results import Report
 
-    names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
     try:
-        built = problem(expression, lets=lets, at=at, wrt=names, claims=claims)
+        built = problem(expression, lets=lets, at=at, wrt=wrt, claims=claims)
     except GradcheckError as error:
         report = Report([failed(expression.strip(), error, expression=expression)])
     else:
@@ -452,7 +457,9 @@ def _save_plot(result, path: str) -> None:
     metavar="NAME=VALUE",
     help="Values; only their shapes matter here (e.g. W=random(3,3)).",
 )
-@click.option("--wrt", metavar="NAMES", help="Comma-separated inputs [default: all].")
+@click.option(
+    "--wrt", metavar="NAMES", callback=_name_list, help="Comma-separated inputs [default: all]."
+)
 @click.option("--let", "lets", multiple=True, metavar="NAME=EXPR", help="A named intermediate.")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
 @common
@@ -467,9 +474,8 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
     from .problems import problem
     from .symbolic import SymbolicUnavailable, derivative_table
 
-    names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
     try:
-        built = problem(expression, lets=lets, at=at, wrt=names)
+        built = problem(expression, lets=lets, at=at, wrt=wrt)
         rows = derivative_table(built.program, built.wrt, latex=latex)
     except GradcheckError as error:
         _fail(error, no_color)
@@ -507,6 +513,7 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
 @click.option(
     "--wrt",
     metavar="NAMES",
+    callback=_name_list,
     help="Comma-separated inputs to backprop to (EXPR only) [default: all].",
 )
 @click.option(
@@ -546,9 +553,8 @@ def trace_command(
     """
     from .trace import trace
 
-    names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
     try:
-        built = _one_problem(source, at, lets, which, wrt=names)
+        built = _one_problem(source, at, lets, which, wrt=wrt)
         result = trace(built, jacobians=jacobians, seed=seed, rtol=rtol, atol=atol)
         if dot:
             _write_graph(result, dot)
