@@ -129,7 +129,7 @@ def _gradient_json(g: GradientResult) -> dict:
         "step": _plain(g.step),
         "causes": [
             {
-                "index": list(np.unravel_index(k, g.shape)),
+                "index": [int(i) for i in np.unravel_index(k, g.shape)],
                 "status": str(g.status.flat[k]),
                 "cause": text,
             }

@@ -231,3 +231,19 @@ def test_a_bug_of_ours_is_one_line_and_exit_2(monkeypatch):
     assert result.exit_code == 2
     assert result.stderr.startswith("error: internal error (TypeError: planted)")
     assert "Traceback" not in result.output
+
+
+def test_json_names_the_causes_of_failing_array_entries(monkeypatch):
+    from dataclasses import replace
+
+    from gradcheck.ops import OPS
+
+    matmul = OPS["matmul"]
+    wrong = (lambda g, o, a, b: 2 * matmul.vjps[0](g, o, a, b), matmul.vjps[1])
+    monkeypatch.setitem(OPS, "matmul", replace(matmul, vjps=wrong))
+    result = run("eval", "sum(tanh(W @ x))", "--at", "W=random(2, 3)", "--at", "x=random(3)",
+                 "--format", "json")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    causes = json.loads(result.stdout)["problems"][0]["points"][0]["gradient"]["W"]["causes"]
+    assert [c["index"] for c in causes] == [[i, j] for i in range(2) for j in range(3)]
+    assert all(c["status"] == "fail" and "backprop" in c["cause"] for c in causes)
