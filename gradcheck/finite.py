@@ -186,14 +186,15 @@ def optimal_steps(
         for j in range(rungs - 2):  # smaller consistent pairs overwrite larger ones
             same = pair[j] & pair[j + 1] & (gap[j + 1] > 0) & _within(slope[j], slope[j + 1], 4)
             truncation = np.where(same, slope[j + 1], truncation)
-        # a lone large pair far above any round-off is truncation too (high curvature)
-        lone = (truncation == 0) & pair[0] & (gap[0] > 4 * (noise[0] + noise[1]))
-        truncation = np.where(lone, slope[0], truncation)
         # the round-off: the median over the three smallest pairs (one may agree by chance)
         small = slice(rungs - 4, rungs - 1)
         settled = np.all(pair[small], axis=0)
         measured = np.median(grain[small], axis=0)
         e = np.where(settled, np.clip(measured, assumed / 100, assumed), assumed)
+        # a lone large pair far above the round-off is truncation too (high curvature, or
+        # a third derivative small enough that only the largest steps show it)
+        lone = (truncation == 0) & pair[0] & (gap[0] > 4 * e * (1 / hs[0] + 1 / hs[1]))
+        truncation = np.where(lone, slope[0], truncation)
         best = np.cbrt(e / (2 * truncation))
         # Richardson: T4 h^4 + (5/3) e/h, with T4 ~ |f'| / L^4 where T ~ |f'| / L^2
         # Richardson (two levels): T6 h^6 + ~6.6 e/h, with T6 ~ |f'| / L^6 where T ~ |f'| / L^2
