@@ -79,9 +79,9 @@ class Program:
         except DomainError as exc:
             raise ValueProblem(f"{describe(node)}: {exc}") from None
 
-    def value(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    def value(self, inputs: Mapping[str, np.ndarray], dtype: type = np.float64) -> np.ndarray:
         """The output at each point, shape ``(B,)``."""
-        return self.forward(inputs)[self.output]
+        return self.forward(inputs, dtype)[self.output]
 
     # ------------------------------------------------------------ reverse
 
@@ -353,7 +353,9 @@ def _align(value: np.ndarray, shape: tuple[int, ...], out_shape: tuple[int, ...]
 
 def unbroadcast(contribution: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast contribution back to an argument's shape (the batch axis is kept)."""
-    contribution = np.asarray(contribution, dtype=float)
+    contribution = np.asarray(contribution)
+    if not np.issubdtype(contribution.dtype, np.inexact):  # keep extended precision
+        contribution = contribution.astype(float)
     if contribution.shape[1:] == shape:
         return contribution
     extra = contribution.ndim - 1 - len(shape)
