@@ -71,6 +71,37 @@ def test_round_off_is_told_from_a_wrong_rule_by_extended_precision():
     assert "round-off in the expression as written" in cause
 
 
+def test_terms_that_cancel_leave_round_off_not_a_failure():
+    # d/dy is 0.5 + 1/3 - 0.5 - 1/3: 5.6e-17 in float64, 0 in extended precision
+    out = result("(0.5 * y + y / 3) - (0.5 * y + y / 3)", at=["y=1"])
+    assert out.status == "pass"
+    assert "round-off" in out.points[0].gradient["y"].causes[0]
+
+
+V_DRAWN = "v=[0.5478467492858172, -0.9208531449445188, -1.8361059042552212]"
+
+
+def test_round_off_in_the_forward_pass_is_not_a_wrong_forward():
+    # 2**27 + v keeps 8 fewer digits of v in float64: the value is off by 5e-9 relative
+    out = result("sum(softmax(2**27 + v) * v)", at=[V_DRAWN])
+    assert out.status == "pass", out.notes
+    assert not any("forward pass disagrees" in n for n in out.notes)
+
+
+def test_a_third_derivative_only_the_largest_steps_show_still_sets_the_step():
+    # d/dv[0] is 2.3e-6 beside f = 4e4: the truncation that the largest rungs show
+    # (1.5e-8 at h = 0.08) stands far above the measured round-off, so it is truncation
+    # and the step shrinks to where the central difference is within tolerance
+    out = result(
+        "norm(1 + (v^9 + v)**2)",
+        at=["v=[0.047286498801026866, 1.8018547853037412, -1.423361549121465]"],
+    )
+    assert out.status == "pass"
+    gradient = out.points[0].gradient["v"]
+    assert gradient.step[0] < 0.05
+    assert abs(gradient.central[0] - gradient.symbolic[0]) < 1e-9
+
+
 def test_extended_precision_does_not_excuse_a_wrong_rule(monkeypatch):
     log = OPS["log"]
     monkeypatch.setitem(OPS, "log", replace(log, vjps=(lambda g, o, x: (1 + 1e-8) * g / x,)))
