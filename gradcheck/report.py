@@ -345,19 +345,25 @@ def _probe_table(point: PointResult) -> Padding:
     return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
 
 
-def _expected_table(p: ProblemResult) -> Padding:
+def _section(title: str, *columns: str) -> Table:
+    """A titled table under a problem; columns other than the last do not wrap."""
     table = Table(
         box=None,
         pad_edge=False,
         padding=(0, 1, 0, 0),
         header_style="bold",
-        title="expected numbers",
+        title=title,
         title_justify="left",
         title_style="bold",
     )
-    table.add_column("for", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("evidence")
+    for column in columns[:-1]:
+        table.add_column(column, no_wrap=column in ("for", "status"))
+    table.add_column(columns[-1])
+    return table
+
+
+def _expected_table(p: ProblemResult) -> Padding:
+    table = _section("expected numbers", "for", "status", "evidence")
     for expected in p.expected:
         table.add_row(
             Text(expected.what, style="bold"),
@@ -368,19 +374,7 @@ def _expected_table(p: ProblemResult) -> Padding:
 
 
 def _claims_table(p: ProblemResult) -> Padding:
-    table = Table(
-        box=None,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-        header_style="bold",
-        title="claims",
-        title_justify="left",
-        title_style="bold",
-    )
-    table.add_column("for", no_wrap=True)
-    table.add_column("claimed derivative")
-    table.add_column("status", no_wrap=True)
-    table.add_column("evidence")
+    table = _section("claims", "for", "claimed derivative", "status", "evidence")
     for name, claim in p.claims.items():
         table.add_row(
             Text(name, style="bold"),
