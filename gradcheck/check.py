@@ -253,7 +253,7 @@ def _expectations(
     if expectation.value is not None:
         truth = e.symbolic_value if e.symbolic_value is not None else e.value
         out.append(expect.judge("value", expectation.value, np.array(truth), explicit, tolerance))
-    lets = {n: problem.intermediate(n) for n in expectation.grads if n not in problem.wrt}
+    lets = {n: problem.intermediate(n) for n in expectation.grads}
     claimed_lets = any(node is not None for node in lets.values())
     adjoints = e.adjoints(problem.differentiable) if claimed_lets else None
     for name, claimed in expectation.grads.items():

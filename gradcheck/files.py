@@ -382,7 +382,7 @@ def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
                 line=item.line,
             )
         claimed = _claimed(item, path, f"expect grad {name}")
-        node = problem.intermediate(name) if name not in problem.wrt else None
+        node = problem.intermediate(name)
         shape = problem.shapes[name] if node is None else problem.program.nodes[node].shape
         if claimed.value.shape != shape:
             raise ProblemError(

@@ -83,7 +83,18 @@ def without_each(program: Program, name: str, points: list[dict]) -> Alternative
     computed once an earlier kind of mistake matched."""
     values = program.forward({n: np.stack([p[n] for p in points]) for n in program.inputs})
     shape = (len(points), *program.shapes[name])
-    for i in program.droppable([name]):
-        adjoint = program.backward(values, [name], dropped=i)[program.inputs[name]]
+    for left_out, adjoint in dropped_adjoints(program, values, [name], program.inputs[name]):
+        yield left_out, np.broadcast_to(adjoint, shape)
+
+
+def dropped_adjoints(
+    program: Program, values: list[np.ndarray], wrt: list[str], position: int
+) -> Alternatives:
+    """For each local derivative a derivation might forget on the way from the output to
+    node ``position``, that node's adjoint without it (lazily, one backward pass each)."""
+    for i in program.droppable(wrt):
+        if i <= position:  # not between the output and the node: no effect on its adjoint
+            continue
+        adjoint = program.backward(values, wrt, dropped=i)[position]
         if adjoint is not None:
-            yield describe(program.nodes[i]), np.broadcast_to(adjoint, shape)
+            yield describe(program.nodes[i]), adjoint

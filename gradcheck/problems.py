@@ -73,7 +73,8 @@ class Problem:
         return [n for n, v in self.values.items() if isinstance(v, RandomSpec)]
 
     def intermediate(self, name: str) -> int | None:
-        """The position in the program of the ``let`` node called ``name`` (None if unused)."""
+        """The position in the program of the ``let`` node called ``name`` (None for an
+        input, or a let the expression does not use)."""
         if name not in self.lets:
             return None
         return next(

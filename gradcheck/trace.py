@@ -20,8 +20,8 @@ import numpy as np
 
 from . import expect
 from .check import Settings, tolerance_for
-from .graph import Program, describe
-from .mistakes import Agree, diagnose
+from .graph import Program
+from .mistakes import Agree, diagnose, dropped_adjoints
 from .ops import OPS
 from .points import draw_indices, draw_point
 from .problems import Problem
@@ -428,14 +428,10 @@ class _Context:
     def _recognised(self, i: int, claimed, truth) -> str | None:
         """Transposed, scaled by a simple factor, or a local derivative left out."""
         alternatives = (
-            (describe(self.program.nodes[d]), adjoint[i][0])
-            for d in self.program.droppable(self.wrt)
-            if d > i
-            for adjoint in [self.program.backward(self.values, self.wrt, dropped=d)]
-            if adjoint[i] is not None
+            (left_out, np.broadcast_to(adjoint[0], truth.shape))
+            for left_out, adjoint in dropped_adjoints(self.program, self.values, self.wrt, i)
         )
-        shaped = ((what, np.broadcast_to(gradient, truth.shape)) for what, gradient in alternatives)
-        return diagnose(claimed, truth, self.agree, shaped)
+        return diagnose(claimed, truth, self.agree, alternatives)
 
     def _implied_local(self, uses, node: TraceNode) -> str | None:
         """With one use by an element-wise node: the local derivative the claim needs,
