@@ -525,9 +525,12 @@ def _error(error: float) -> str:
 def format_array(value: np.ndarray, digits: int = 6) -> str:
     """A value in one line: ``-3``, ``[1, 2]``, ``[[1, 2], [3, 4]]``, large ones summarised."""
     array = np.asarray(value, dtype=float)
-    if array.size > 16:
-        return f"<{' x '.join(map(str, array.shape))} array, |max| {np.max(np.abs(array)):.3g}>"
-    return _nested(array, digits)
+    return array_summary(array) if array.size > 16 else _nested(array, digits)
+
+
+def array_summary(array: np.ndarray) -> str:
+    """``<20 x 20 array, |max| 3.1>``: an array too large to show."""
+    return f"<{' x '.join(map(str, array.shape))} array, |max| {np.max(np.abs(array)):.3g}>"
 
 
 def _nested(array: np.ndarray, digits: int) -> str:

@@ -14,7 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .report import STYLE, format_array
+from .report import STYLE, array_summary, format_array
 from .trace import Local, Trace, TraceNode, written_as
 
 #: Significant digits of a scalar (arrays show 6, like the check tables).
@@ -170,14 +170,10 @@ def _value(value: np.ndarray | None) -> str:
     value = np.asarray(value, dtype=float)
     if value.ndim == 0:
         return format_array(value, SCALAR_DIGITS)
-    if value.size > SHOWN_ENTRIES or value.ndim == 1:
-        return format_array(value) if value.size <= 16 else _summary(value)
-    line = format_array(value)
-    return line if len(line) <= ONE_LINE else _block(value)
-
-
-def _summary(value: np.ndarray) -> str:
-    return f"<{' x '.join(map(str, value.shape))} array, |max| {np.max(np.abs(value)):.3g}>"
+    line = format_array(value)  # nested brackets up to 16 entries, else a summary
+    if value.ndim == 1 or value.size > SHOWN_ENTRIES:
+        return line
+    return line if value.size <= 16 and len(line) <= ONE_LINE else _block(value)
 
 
 def _block(value: np.ndarray) -> str:
@@ -353,7 +349,7 @@ def _latex_value(value: np.ndarray) -> str:
     if value.ndim == 0:
         return _latex_number(float(value))
     if value.ndim > 2 or value.size > 16:
-        return r"\text{" + _summary(value).replace("<", "").replace(">", "") + "}"
+        return r"\text{" + array_summary(value).strip("<>") + "}"
     rows = value[None] if value.ndim == 1 else value
     body = r" \\ ".join(" & ".join(_latex_number(float(v)) for v in row) for row in rows)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"

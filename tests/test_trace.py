@@ -432,3 +432,9 @@ def test_a_file_that_is_not_there_is_named(source, words):
     for command in ("trace", "sweep"):
         result = run(command, source)
         assert result.exit_code == 2 and words in result.stderr
+
+
+def test_a_matrix_of_up_to_400_entries_is_shown_row_by_row_not_summarised():
+    at = "W=[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [13, 14, 15, 16, 17, 18]]"
+    out = run("trace", "sum(W @ x)", "--at", at, "--at", "x=random(6)", "--no-color").stdout
+    assert "[7, 8, 9, 10, 11, 12]" in out and "3 x 6 array" not in out
