@@ -6,18 +6,17 @@
 'pass'
 """
 
-__version__ = "0.1.0"
-
-from .check import Settings, check
-from .errors import (
+from gradcheck.check import Settings, check
+from gradcheck.errors import (
     ExpressionError,
     GradcheckError,
     ProblemError,
     ShapeError,
     ValueProblem,
 )
-from .problems import Problem, problem
-from .results import Report
+from gradcheck.results import Report
+from gradcheck.source.problems import Problem, problem
+from gradcheck.version import __version__
 
 __all__ = [
     "ExpressionError",
@@ -28,6 +27,7 @@ __all__ = [
     "Settings",
     "ShapeError",
     "ValueProblem",
+    "__version__",
     "check",
     "problem",
 ]

@@ -1,5 +1,5 @@
 """``python -m gradcheck``."""
 
-from .cli import main
+from gradcheck.cli.main import main
 
 main(prog_name="gradcheck")

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from . import files
-from .check import Settings, check_one, failed
-from .results import ProblemResult, Report
+from gradcheck.check import Settings, check_one, failed
+from gradcheck.results import ProblemResult, Report
+from gradcheck.source import files
 
 #: Called after each file with (files done, files in all).
 Progress = Callable[[int, int], None]

@@ -13,15 +13,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import expect, finite, symbolic
-from .claims import check_claim
-from .errors import GradcheckError
-from .graph import Program, describe
-from .mistakes import without_each
-from .perturb import Perturbation
-from .points import draw_indices, draw_point
-from .problems import Problem
-from .results import (
+from gradcheck.engine import symbolic
+from gradcheck.engine.graph import Program, describe
+from gradcheck.engine.perturb import Perturbation
+from gradcheck.engine.tape import evaluate as evaluate_tape
+from gradcheck.errors import GradcheckError
+from gradcheck.estimate import finite
+from gradcheck.estimate.points import draw_indices, draw_point
+from gradcheck.judge import expect
+from gradcheck.judge.claims import check_claim
+from gradcheck.judge.mistakes import without_each
+from gradcheck.judge.verdicts import (
+    ROUNDOFF_SHRINK,
+    Reference,
+    backprop_agrees,
+    close,
+    judge,
+    tolerance,
+)
+from gradcheck.results import (
     ExpectResult,
     GradientResult,
     PointResult,
@@ -31,8 +41,7 @@ from .results import (
     Tolerance,
     worst,
 )
-from .tape import evaluate as evaluate_tape
-from .verdicts import ROUNDOFF_SHRINK, Reference, backprop_agrees, close, judge, tolerance
+from gradcheck.source.problems import Problem
 
 #: The estimators a check runs by default; --methods adds complex and richardson.
 DEFAULT_METHODS = ("forward", "backward", "central")

@@ -138,8 +138,8 @@ def directional():
 
 
 def symbolic_truth():
-    from gradcheck import symbolic
-    from gradcheck.tape import evaluate
+    from gradcheck.engine import symbolic
+    from gradcheck.engine.tape import evaluate
 
     built, values, inputs = mlp(30, 30, 3)
     os.environ["GRADCHECK_NO_CACHE"] = "1"
@@ -190,8 +190,8 @@ def accuracy():
     """Across every entry of the shipped problems, against the 30-digit symbolic truth."""
     import warnings
 
-    from gradcheck.files import find, load
-    from gradcheck.sweeps import parse_steps, sweep
+    from gradcheck.source.files import find, load
+    from gradcheck.tools.sweep import parse_steps, sweep
 
     warnings.simplefilter("ignore")
     steps = parse_steps("1e-1:1e-13:25")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from gradcheck.graph import Program
-from gradcheck.language import Node, Scope, build, parse
+from gradcheck.engine.graph import Program
+from gradcheck.source.language import Node, Scope, build, parse
 
 # CI runs the property tests on one fixed sequence of examples, so that whether a change
 # lands does not depend on the draw; `make test` on a developer's machine explores anew.

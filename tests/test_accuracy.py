@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck import Settings, check, problem
-from gradcheck.cli import main
-from gradcheck.files import find, load
-from gradcheck.ops import OPS
-from gradcheck.sweeps import parse_steps, robust_best, sweep
+from gradcheck.cli.main import main
+from gradcheck.engine.ops import OPS
+from gradcheck.source.files import find, load
+from gradcheck.tools.sweep import parse_steps, robust_best, sweep
 
 SIGMOID_CHAIN = "(w3*sigmoid(w2*sigmoid(w1*x)) - 10)**2"
 CHAIN_AT = ["w1=2", "w2=2", "w3=3", "x=1"]
@@ -169,7 +169,7 @@ def test_float32_still_catches_a_wrong_rule(monkeypatch):
 def test_float32_round_off_is_named_as_such(monkeypatch):
     # With a round-off bound too small for float32 and a tight tolerance, float32's
     # central differences fail; float64's hold: round-off, said so, not a failure.
-    from gradcheck import finite
+    from gradcheck.estimate import finite
 
     monkeypatch.setattr(finite, "EVALUATION_ULPS", 0.01)
     built = problem("sin(3*x)*y", at=["x=0.7", "y=1.3"])

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from gradcheck.batch import in_shard, run
 from gradcheck.check import Settings
-from gradcheck.cli import main
-from gradcheck.files import find
+from gradcheck.cli.main import main
+from gradcheck.source.files import find
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 SHIPPED = sorted(PROBLEMS.rglob("*.yaml"))

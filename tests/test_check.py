@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gradcheck import Settings, check, problem
-from gradcheck.ops import OPS
+from gradcheck.engine.ops import OPS
 
 
 def result(expression, *, settings=None, **kwargs):
@@ -280,7 +280,7 @@ def test_directional_mode_catches_a_planted_bug(monkeypatch):
 
 
 def test_above_the_size_limit_complex_step_is_the_reference(monkeypatch):
-    from gradcheck import symbolic
+    from gradcheck.engine import symbolic
 
     monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
     monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost
@@ -293,7 +293,7 @@ def test_above_the_size_limit_complex_step_is_the_reference(monkeypatch):
 
 
 def test_above_the_size_limit_and_not_analytic_richardson_is_the_reference(monkeypatch):
-    from gradcheck import symbolic
+    from gradcheck.engine import symbolic
 
     monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
     monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost
@@ -303,7 +303,7 @@ def test_above_the_size_limit_and_not_analytic_richardson_is_the_reference(monke
 
 
 def test_a_planted_bug_is_caught_without_symbolic(monkeypatch):
-    from gradcheck import symbolic
+    from gradcheck.engine import symbolic
 
     monkeypatch.setattr(symbolic, "SIZE_LIMIT", 10)
     monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")  # a cached tape would be used: no cost

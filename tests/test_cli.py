@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck import __version__
-from gradcheck.cli import main
+from gradcheck.cli.main import main
 
 SEED = "1/(2+sin(w1*x1)**2+cos(w2*x2))"
 SEED_AT = ["--at", "w1=-3", "--at", "x1=-2", "--at", "w2=2", "--at", "x2=-1"]
@@ -220,12 +220,12 @@ def test_python_dash_m():
 
 
 def test_a_bug_of_ours_is_one_line_and_exit_2(monkeypatch):
-    import gradcheck.symbolic
+    import gradcheck.engine.symbolic
 
     def broken(*args, **kwargs):
         raise TypeError("planted")
 
-    monkeypatch.setattr(gradcheck.symbolic, "derivative_table", broken)
+    monkeypatch.setattr(gradcheck.engine.symbolic, "derivative_table", broken)
     monkeypatch.delenv("GRADCHECK_DEBUG", raising=False)
     result = CliRunner().invoke(main, ["diff", "x*y"])
     assert result.exit_code == 2
@@ -236,7 +236,7 @@ def test_a_bug_of_ours_is_one_line_and_exit_2(monkeypatch):
 def test_json_names_the_causes_of_failing_array_entries(monkeypatch):
     from dataclasses import replace
 
-    from gradcheck.ops import OPS
+    from gradcheck.engine.ops import OPS
 
     matmul = OPS["matmul"]
     wrong = (lambda g, o, a, b: 2 * matmul.vjps[0](g, o, a, b), matmul.vjps[1])

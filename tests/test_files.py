@@ -5,8 +5,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from gradcheck.files import Broken, find, load
-from gradcheck.language import RandomSpec
+from gradcheck.source.files import Broken, find, load
+from gradcheck.source.language import RandomSpec
 
 from .conftest import network_0
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradcheck import finite
+from gradcheck.estimate import finite
 
 
 def evaluator(f, x0):

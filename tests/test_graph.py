@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from gradcheck.engine.graph import unbroadcast
 from gradcheck.errors import ValueProblem
-from gradcheck.graph import unbroadcast
 
 from .conftest import batched, program
 
@@ -48,7 +48,7 @@ def test_unbroadcast_sums_what_broadcasting_copied():
 
 
 def test_lets_are_shared_not_copied():
-    from gradcheck.problems import problem
+    from gradcheck.source.problems import problem
 
     built = problem(
         "sum(q) + sum(q**2)", lets=["q=relu(V @ x)"], at=["V=[[1, 2], [3, 4]]", "x=[1, -1]"]

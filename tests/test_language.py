@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradcheck.errors import ExpressionError, ShapeError
-from gradcheck.language import RandomSpec, Scope, build, parse, parse_binding, parse_value
+from gradcheck.source.language import RandomSpec, Scope, build, parse, parse_binding, parse_value
 
 from .conftest import program
 
@@ -156,7 +156,7 @@ def test_shape_rules(text, shapes, words):
 
 def test_index_by_input_records_the_axis():
     term = parse("logsumexp(z) - z[y]")
-    from gradcheck.language import Node
+    from gradcheck.source.language import Node
 
     scope = Scope({"z": Node("input", (), (3,), name="z"), "y": Node("input", (), (), name="y")})
     node = build(term, scope)

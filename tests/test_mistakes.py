@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gradcheck import check, problem
-from gradcheck.files import load
-from gradcheck.mistakes import diagnose
+from gradcheck.judge.mistakes import diagnose
+from gradcheck.source.files import load
 
 
 def agree(mine, candidate):

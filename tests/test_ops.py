@@ -4,9 +4,9 @@ against its NumPy forward. Shapes are chosen so that broadcasting is exercised."
 import numpy as np
 import pytest
 
-from gradcheck import symbolic
-from gradcheck.ops import FUNCTIONS, OPS
-from gradcheck.tape import evaluate
+from gradcheck.engine import symbolic
+from gradcheck.engine.ops import FUNCTIONS, OPS
+from gradcheck.engine.tape import evaluate
 
 from .conftest import batched, program
 

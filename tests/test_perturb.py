@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gradcheck import perturb
-from gradcheck.perturb import Perturbation
+from gradcheck.engine import perturb
+from gradcheck.engine.perturb import Perturbation
 
 from .conftest import program
 from .test_ops import CASES

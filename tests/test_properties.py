@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gradcheck import Settings, check, problem
-from gradcheck.language import parse
-from gradcheck.ops import OPS
+from gradcheck.engine.ops import OPS
+from gradcheck.source.language import parse
 
 # Smooth building blocks whose domains are kept away from singularities by construction.
 UNARY = [

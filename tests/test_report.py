@@ -8,7 +8,7 @@ import numpy as np
 from rich.console import Console
 
 from gradcheck import Settings, check, problem
-from gradcheck.report import agreeing_digits, format_array, render, to_json
+from gradcheck.render.report import agreeing_digits, format_array, render, to_json
 
 
 def text(report, width=120) -> str:

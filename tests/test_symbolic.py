@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck import symbolic
-from gradcheck.tape import Tape, evaluate
+from gradcheck.engine import symbolic
+from gradcheck.engine.tape import Tape, evaluate
 
 from .conftest import program
 
@@ -111,7 +111,7 @@ def test_a_cached_check_never_imports_sympy(tmp_path):
 
     script = (
         "import sys\n"
-        "from gradcheck.cli import main\n"
+        "from gradcheck.cli.main import main\n"
         "try:\n"
         "    main(['eval', 'sin(x)*y', '--at', 'x=1', '--at', 'y=2'])\n"
         "except SystemExit:\n"

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck import problem
-from gradcheck.cli import main
-from gradcheck.files import load
-from gradcheck.graph import _align
-from gradcheck.ops import OPS
-from gradcheck.trace import JACOBIAN_LIMIT, trace
+from gradcheck.cli.main import main
+from gradcheck.engine.graph import _align
+from gradcheck.engine.ops import OPS
+from gradcheck.source.files import load
+from gradcheck.tools.trace import JACOBIAN_LIMIT, trace
 
 from .conftest import network_0
 from .test_ops import CASES

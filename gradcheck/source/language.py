@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ExpressionError, ShapeError
-from .ops import FUNCTIONS, LEAKY_SLOPE, OPS
+from gradcheck.engine.ops import FUNCTIONS, LEAKY_SLOPE, OPS
+from gradcheck.errors import ExpressionError, ShapeError
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 

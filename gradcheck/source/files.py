@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GradcheckError, ProblemError
-from .expect import Expectation, Number
-from .language import check_name, parse, parse_value, suggest
-from .problems import Problem, assemble
+from gradcheck.errors import GradcheckError, ProblemError
+from gradcheck.judge.expect import Expectation, Number
+from gradcheck.source.language import check_name, parse, parse_value, suggest
+from gradcheck.source.problems import Problem, assemble
 
 KEYS = ("name", "let", "expr", "at", "wrt", "expect", "claims", "tolerance", "step")
 SUFFIXES = (".yaml", ".yml")

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__
+from gradcheck.version import __version__
 
 
 def folder() -> Path | None:

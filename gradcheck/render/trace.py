@@ -14,8 +14,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .report import STYLE, array_summary, format_array
-from .trace import Local, Trace, TraceNode, written_as
+from gradcheck.render.report import STYLE, array_summary, format_array
+from gradcheck.tools.trace import Local, Trace, TraceNode, written_as
 
 #: Significant digits of a scalar (arrays show 6, like the check tables).
 SCALAR_DIGITS = 10

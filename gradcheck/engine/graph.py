@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .errors import ValueProblem
-from .language import Node, describe_shape
-from .ops import OPS, DomainError
+from gradcheck.engine.ops import OPS, DomainError
+from gradcheck.errors import ValueProblem
+from gradcheck.source.language import Node, describe_shape
 
 
 class Program:

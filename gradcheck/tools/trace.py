@@ -18,14 +18,14 @@ from itertools import combinations
 
 import numpy as np
 
-from . import expect
-from .check import Settings, tolerance_for
-from .graph import Program
-from .mistakes import Agree, diagnose, dropped_adjoints
-from .ops import OPS
-from .points import draw_indices, draw_point
-from .problems import Problem
-from .results import ExpectResult, Tolerance
+from gradcheck.check import Settings, tolerance_for
+from gradcheck.engine.graph import Program
+from gradcheck.engine.ops import OPS
+from gradcheck.estimate.points import draw_indices, draw_point
+from gradcheck.judge import expect
+from gradcheck.judge.mistakes import Agree, diagnose, dropped_adjoints
+from gradcheck.results import ExpectResult, Tolerance
+from gradcheck.source.problems import Problem
 
 #: A local Jacobian with more entries than this is left out: too large to read, and
 #: (out size x input size) memory to build.

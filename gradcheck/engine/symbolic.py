@@ -16,10 +16,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import cache
-from .graph import Program
-from .ops import OPS
-from .tape import OPERATIONS, TAPE_FORMAT, Tape, load, store
+from gradcheck.engine import cache
+from gradcheck.engine.graph import Program
+from gradcheck.engine.ops import OPS
+from gradcheck.engine.tape import OPERATIONS, TAPE_FORMAT, Tape, load, store
 
 #: Above this many scalar operations in the expanded expression, symbolic is skipped.
 SIZE_LIMIT = 5_000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ValueProblem
-from .problems import Problem, nonfinite_message
+from gradcheck.errors import ValueProblem
+from gradcheck.source.problems import Problem, nonfinite_message
 
 #: Random values are drawn uniformly from here; after half the attempts, from positives.
 RANDOM_RANGE = (-2.0, 2.0)

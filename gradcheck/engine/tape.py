@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cache
+from gradcheck.engine import cache
 
 #: Working precision of the ground truth, in decimal digits.
 DIGITS = 30

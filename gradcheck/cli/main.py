@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import GradcheckError
+from gradcheck.errors import GradcheckError
+from gradcheck.version import __version__
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -75,7 +75,7 @@ def checking(command):
     def with_settings(
         *args, strict, step, mode, probes, points, methods, dtype, rtol, atol, seed, **kwargs
     ):
-        from .check import Settings
+        from gradcheck.check import Settings
 
         settings = Settings(
             rtol=rtol,
@@ -145,7 +145,7 @@ def _name_list(ctx, param, value) -> list[str] | None:
 
 
 def _methods(ctx, param, value):
-    from .check import METHODS
+    from gradcheck.check import METHODS
 
     names = list(METHODS) if value.strip() == "all" else [m.strip() for m in value.split(",")]
     unknown = [m for m in names if m not in METHODS]
@@ -238,9 +238,9 @@ def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
       gradcheck eval "0.5*sum((z - y)**2)" --let "p=V1 @ x + b1" --let "z=V2 @ relu(p) + b2"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
     """
-    from .check import check, failed
-    from .problems import problem
-    from .results import Report
+    from gradcheck.check import check, failed
+    from gradcheck.results import Report
+    from gradcheck.source.problems import problem
 
     try:
         built = problem(expression, lets=lets, at=at, wrt=wrt, claims=claims)
@@ -300,8 +300,8 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
       gradcheck check problems/ -j 2 --junit report.xml
       gradcheck check problems/ --shard 1/4 --format json
     """
-    from .batch import in_shard, run
-    from .files import find
+    from gradcheck.batch import in_shard, run
+    from gradcheck.source.files import find
 
     try:
         found = find(list(paths))
@@ -313,20 +313,20 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
         found = [p for p in found if in_shard(p, shard)]
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
     if junit:
-        from .ci import junit as junit_xml
+        from gradcheck.render.ci import junit as junit_xml
 
         Path(junit).write_text(junit_xml(report), encoding="utf-8")
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        from .ci import annotations
+        from gradcheck.render.ci import annotations
 
         for line in annotations(report):
             click.echo(line, err=fmt == "json")
     if fmt == "json":
-        from .report import to_json
+        from gradcheck.render.report import to_json
 
         click.echo(json.dumps(to_json(report), indent=2))
     else:
-        from .report import batch_view
+        from gradcheck.render.report import batch_view
 
         _console(no_color).print(batch_view(report, verbose, shard))
     sys.exit(report.exit_code)
@@ -336,7 +336,7 @@ def _run_with_progress(run, found, settings, jobs, fail_fast, no_color):
     """A progress bar on a terminal when the batch is long enough to wait for."""
     if len(found) < 4 or not sys.stderr.isatty():
         return run(found, settings, jobs=jobs, fail_fast=fail_fast)
-    from .report import progress_bar
+    from gradcheck.render.report import progress_bar
 
     with progress_bar(len(found), no_color) as advance:
         return run(found, settings, jobs=jobs, fail_fast=fail_fast, progress=advance)
@@ -387,7 +387,7 @@ def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, se
           --at w1=2 --at w2=2 --at w3=3 --at x=1
       gradcheck sweep problems/seed-004-network-0.yaml --wrt "V1[1,0]" --plot sweep.png
     """
-    from .sweeps import parse_steps, sweep
+    from gradcheck.tools.sweep import parse_steps, sweep
 
     try:
         built = _one_problem(source, at, lets, which)
@@ -397,19 +397,19 @@ def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, se
     except GradcheckError as error:
         _fail(error, no_color)
     if fmt == "json":
-        from .report import sweep_json
+        from gradcheck.render.report import sweep_json
 
         click.echo(json.dumps(sweep_json(result), indent=2))
     else:
-        from .report import sweep_view
+        from gradcheck.render.report import sweep_view
 
         _console(no_color).print(sweep_view(result))
 
 
 def _one_problem(source: str, at, lets, which, wrt=None):
     """A problem from an expression, or from a problem file (its first, or ``which``)."""
-    from .files import SUFFIXES, Broken, load
-    from .problems import problem
+    from gradcheck.source.files import SUFFIXES, Broken, load
+    from gradcheck.source.problems import problem
 
     path = Path(source)
     if path.suffix.lower() in SUFFIXES and not path.is_file():
@@ -443,7 +443,7 @@ def _save_plot(result, path: str) -> None:
             "--plot needs matplotlib, which is not installed; install it "
             "with: pip install 'gradcheck[plot]'"
         ) from None
-    from .report import save_plot
+    from gradcheck.render.report import save_plot
 
     save_plot(result, path)
 
@@ -471,8 +471,8 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
       gradcheck diff "1/(2+sin(w1*x1)**2+cos(w2*x2))"
       gradcheck diff "sum(sigmoid(W @ x)**2)" --at "W=random(2,2)" --at "x=random(2)" --latex
     """
-    from .problems import problem
-    from .symbolic import SymbolicUnavailable, derivative_table
+    from gradcheck.engine.symbolic import SymbolicUnavailable, derivative_table
+    from gradcheck.source.problems import problem
 
     try:
         built = problem(expression, lets=lets, at=at, wrt=wrt)
@@ -496,7 +496,7 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
             )
         )
         return
-    from .report import derivative_latex, derivative_view
+    from gradcheck.render.report import derivative_latex, derivative_view
 
     if latex:
         click.echo("\n".join(derivative_latex(rows)))
@@ -551,7 +551,7 @@ def trace_command(
       gradcheck trace problems/seed-004-network-0.yaml --jacobians
       gradcheck trace problems/seed-004-network-0.yaml --dot graph.dot
     """
-    from .trace import trace
+    from gradcheck.tools.trace import trace
 
     try:
         built = _one_problem(source, at, lets, which, wrt=wrt)
@@ -560,7 +560,7 @@ def trace_command(
             _write_graph(result, dot)
     except GradcheckError as error:
         _fail(error, no_color)
-    from .trace_report import trace_json, trace_latex, trace_view
+    from gradcheck.render.trace import trace_json, trace_latex, trace_view
 
     if fmt == "json":
         click.echo(json.dumps(trace_json(result), indent=2))
@@ -574,7 +574,7 @@ def trace_command(
 def _write_graph(result, path: str) -> None:
     """DOT to ``path`` (or beside it, when ``path`` names a picture), rendered when the
     Graphviz ``dot`` program is there; what was written goes to stderr."""
-    from .trace_report import trace_dot
+    from gradcheck.render.trace import trace_dot
 
     target = Path(path)
     picture = target.suffix.lower() in (".svg", ".png", ".pdf")
@@ -606,14 +606,14 @@ def _write_graph(result, path: str) -> None:
 
 def _emit(report, fmt: str, no_color: bool) -> None:
     if fmt == "json":
-        from .report import to_json
+        from gradcheck.render.report import to_json
 
         click.echo(json.dumps(to_json(report), indent=2))
         for problem in report.problems:
             if problem.status == "error":
                 click.echo(f"error: {problem.message}", err=True)
         return
-    from .report import render
+    from gradcheck.render.report import render
 
     errors = [p for p in report.problems if p.status == "error"]
     if len(report.problems) == 1 and errors:

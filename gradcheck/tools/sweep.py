@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import finite, symbolic
-from .errors import ExpressionError
-from .graph import describe
-from .perturb import Perturbation
-from .points import draw_indices, draw_point
-from .problems import Problem
-from .tape import evaluate as evaluate_tape
+from gradcheck.engine import symbolic
+from gradcheck.engine.graph import describe
+from gradcheck.engine.perturb import Perturbation
+from gradcheck.engine.tape import evaluate as evaluate_tape
+from gradcheck.errors import ExpressionError
+from gradcheck.estimate import finite
+from gradcheck.estimate.points import draw_indices, draw_point
+from gradcheck.source.problems import Problem
 
 #: The default range: 1e-1 down to 1e-13 in 25 steps (two a decade).
 DEFAULT_STEPS = (1e-1, 1e-13, 25)

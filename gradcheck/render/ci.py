@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from pathlib import PurePath
 
-from .report import plain_text, problem_view, what_is_wrong
-from .results import Report
+from gradcheck.render.report import plain_text, problem_view, what_is_wrong
+from gradcheck.results import Report
 
 
 def junit(report: Report) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cache, symbolic
-from .mistakes import diagnose, without_each
-from .points import random_point
-from .problems import Claim, Problem
-from .results import ClaimResult, PointResult, Tolerance
-from .tape import evaluate as evaluate_tape
+from gradcheck.engine import cache, symbolic
+from gradcheck.engine.tape import evaluate as evaluate_tape
+from gradcheck.estimate.points import random_point
+from gradcheck.judge.mistakes import diagnose, without_each
+from gradcheck.results import ClaimResult, PointResult, Tolerance
+from gradcheck.source.problems import Claim, Problem
 
 #: How many random points a claimed formula is tried at, beyond the check's own.
 CLAIM_POINTS = 3

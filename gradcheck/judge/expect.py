@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mistakes import Alternatives, diagnose
-from .results import ExpectResult, Tolerance
-from .verdicts import tolerance
+from gradcheck.judge.mistakes import Alternatives, diagnose
+from gradcheck.judge.verdicts import tolerance
+from gradcheck.results import ExpectResult, Tolerance
 
 #: The tightest a claimed number is held to: backprop's own tolerance.
 FLOOR = tolerance("backprop")

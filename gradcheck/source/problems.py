@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import ExpressionError, GradcheckError, ShapeError, ValueProblem
-from .expect import Expectation
-from .graph import Program, describe
-from .language import (
+from gradcheck.engine.graph import Program, describe
+from gradcheck.errors import ExpressionError, GradcheckError, ShapeError, ValueProblem
+from gradcheck.judge.expect import Expectation
+from gradcheck.source.language import (
     Node,
     RandomSpec,
     Scope,

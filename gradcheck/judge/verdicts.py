@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .finite import Differences
-from .graph import Program, describe
-from .results import GradientResult, Tolerance
+from gradcheck.engine.graph import Program, describe
+from gradcheck.estimate.finite import Differences
+from gradcheck.results import GradientResult, Tolerance
 
 #: Tolerances, in one place, by working precision. ``central`` is the default for finite
 #: differences and claims (``--rtol`` / ``--atol``); ``backprop`` is how close backprop

@@ -18,7 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .results import STATUSES, GradientResult, PointResult, ProblemResult, Report
+from gradcheck.results import STATUSES, GradientResult, PointResult, ProblemResult, Report
 
 STYLE = {"pass": "green", "kink": "yellow", "fail": "bold red", "error": "bold red"}
 METHODS = ("backprop", "forward", "backward", "central")

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .graph import Program, describe
+from gradcheck.engine.graph import Program, describe
 
 #: Factors a hand derivation plausibly gets wrong by; anything else is no diagnosis,
 #: since with enough digits of slack any number is some multiple of another.

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import Program, _align, sides_changed
-from .ops import OPS
+from gradcheck.engine.graph import Program, _align, sides_changed
+from gradcheck.engine.ops import OPS
 
 #: Entries (floats) per batch of dense copies: bounds memory where a change spreads.
 BATCH_FLOATS = 1 << 21
