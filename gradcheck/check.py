@@ -32,6 +32,8 @@ from gradcheck.judge.verdicts import (
     tolerance,
 )
 from gradcheck.results import (
+    Cause,
+    CauseCode,
     ExpectResult,
     GradientResult,
     PointResult,
@@ -133,10 +135,13 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
             point = {n: v.astype(np.float32).astype(float) for n, v in point.items()}
         evidence = _Evidence.gather(problem, point, tape, result.notes, settings.dtype)
         if not evidence.forward_agrees:
-            result.notes.append(
+            finding = Cause(
+                CauseCode.FORWARD_VALUE,
                 f"the graph's value {evidence.value!r} differs from the symbolic value "
-                f"{evidence.symbolic_value!r}: the forward pass disagrees with the expression"
+                f"{evidence.symbolic_value!r}: the forward pass disagrees with the expression",
             )
+            result.findings.append(finding)
+            result.notes.append(finding.text)
         point_result = _check_point(evidence, drawn, settings, result.tolerance, rng, result.notes)
         result.points.append(point_result)
         if problem.expectation is not None and not result.expected:
@@ -375,7 +380,7 @@ def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> N
     failing = [
         k
         for k, cause in gradient.causes.items()
-        if gradient.status.flat[k] == "fail" and cause.startswith("the central")
+        if gradient.status.flat[k] == "fail" and cause.code == CauseCode.CENTRAL
     ]
     if not failing:
         return
@@ -388,10 +393,11 @@ def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> N
         allowed = tol.atol + tol.rtol * abs(ref) + float(d.rounding[k])
         if abs(float(d.central[k]) - ref) <= allowed:
             gradient.status.flat[k] = "pass"
-            gradient.causes[k] = (
+            gradient.causes[k] = Cause(
+                CauseCode.FLOAT32,
                 f"the float32 central difference {float(gradient.central.flat[k]):.7g} is off, "
                 f"but in float64 it is {float(d.central[k]):.12g}: round-off of float32, not a "
-                "wrong gradient"
+                "wrong gradient",
             )
 
 

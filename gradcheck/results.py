@@ -7,16 +7,61 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
+
+class Status(str, Enum):
+    """A verdict. A ``str`` too, so that it reads, compares and serialises as its value."""
+
+    PASS = "pass"
+    KINK = "kink"
+    FAIL = "fail"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:  # shown as the plain string it equals, in a REPL or a test
+        return repr(self.value)
+
+
 #: Severity order: a problem takes the worst status of its parts.
-STATUSES = ("pass", "kink", "fail", "error")
+STATUSES = tuple(s.value for s in Status)
 
 
-def worst(statuses: Iterable[str]) -> str:
+def worst(statuses: Iterable[str]) -> Status:
     """The most severe of some statuses (``pass`` when there are none)."""
-    return max(statuses, key=STATUSES.index, default="pass")
+    return Status(max(statuses, key=STATUSES.index, default="pass"))
+
+
+class CauseCode(str, Enum):
+    """Why an entry (or a problem) did not simply pass: what code decides on, never words."""
+
+    BACKPROP = "backprop"  # backprop disagrees with an exact reference
+    CENTRAL = "central"  # the central difference disagrees with the reference
+    KINK = "kink"  # a non-smooth node switches branch within the step
+    NOT_FINITE = "not_finite"  # the derivative is not finite at the point
+    EDGE = "edge"  # f is not finite within the step (the edge of its domain)
+    ROUNDOFF = "roundoff"  # off, but only by round-off, as higher precision shows
+    FLOAT32 = "float32"  # a float32 difference off by float32's round-off only
+    EXPECTED = "expected"  # a claimed number does not hold
+    FORWARD_VALUE = "forward_value"  # the graph's value disagrees with the symbolic value
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A coded reason, with the words that explain it to a person."""
+
+    code: CauseCode
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -44,7 +89,7 @@ class GradientResult:
     status: np.ndarray
     errors: dict[str, np.ndarray]
     expected: np.ndarray | None = None
-    causes: dict[int, str] = field(default_factory=dict)
+    causes: dict[int, Cause] = field(default_factory=dict)
     step: np.ndarray | None = None
     complex: np.ndarray | None = None
     richardson: np.ndarray | None = None
@@ -66,7 +111,7 @@ class ProbeResult:
     status: str
     errors: dict[str, float]
     step: float
-    cause: str | None = None
+    cause: Cause | None = None
 
 
 @dataclass
@@ -135,6 +180,7 @@ class ProblemResult:
     claims: dict[str, ClaimResult] = field(default_factory=dict)
     expected: list[ExpectResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    findings: list[Cause] = field(default_factory=list)
     seed: int | None = None
     tolerance: Tolerance | None = None
     seconds: float = 0.0

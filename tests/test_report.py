@@ -9,6 +9,7 @@ from rich.console import Console
 
 from gradcheck import Settings, check, problem
 from gradcheck.render.report import agreeing_digits, format_array, render, to_json
+from gradcheck.results import Cause, CauseCode
 
 
 def text(report, width=120) -> str:
@@ -22,7 +23,7 @@ def test_a_large_array_shows_its_worst_entries_and_a_summary_row(monkeypatch):
     report = check(built)
     gradient = report.problems[0].points[0].gradient["W"]
     gradient.status[3, 4] = "fail"  # a failing entry must always be among those shown
-    gradient.causes[19] = "planted"
+    gradient.causes[19] = Cause(CauseCode.CENTRAL, "planted")
     out = text(report)
     rows = [
         line

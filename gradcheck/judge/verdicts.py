@@ -19,7 +19,7 @@ import numpy as np
 
 from gradcheck.engine.graph import Program, describe
 from gradcheck.estimate.finite import Differences
-from gradcheck.results import GradientResult, Tolerance
+from gradcheck.results import Cause, CauseCode, GradientResult, Tolerance
 
 #: Tolerances, in one place, by working precision. ``central`` is the default for finite
 #: differences and claims (``--rtol`` / ``--atol``); ``backprop`` is how close backprop
@@ -125,12 +125,13 @@ def judge(
     bp_tol = bp_tol or tolerance("backprop")
     agree = _agreement(backprop.ravel(), reference, d, tol, bp_tol, scale, higher)
     status = np.full(reference.values.size, "pass", dtype=object)
-    causes: dict[int, str] = {}
+    causes: dict[int, Cause] = {}
     for k in range(reference.values.size):
         bp, ref = float(backprop.flat[k]), float(reference.values[k])
         cause = _cause(program, k, bp, ref, d, agree, reference, distances or {})
         if cause is None and agree.roundoff[k]:
-            cause = "pass", _roundoff_text(bp, float(higher.flat[k]), ref, backprop.dtype)
+            text = _roundoff_text(bp, float(higher.flat[k]), ref, backprop.dtype)
+            cause = "pass", Cause(CauseCode.ROUNDOFF, text)
         if cause is not None:
             status[k], causes[k] = cause
     estimates = {
@@ -206,27 +207,32 @@ def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, dis
     shown = {m: v for m, v in shown.items() if math.isfinite(v)}
     if not (math.isfinite(bp) and math.isfinite(ref)):
         if crossed >= 0:
-            return "kink", kink_text(program, crossed, d, k, shown, distances.get(crossed))
-        return "error", "the derivative is not finite at the point"
+            text = kink_text(program, crossed, d, k, shown, distances.get(crossed))
+            return "kink", Cause(CauseCode.KINK, text)
+        return "error", Cause(CauseCode.NOT_FINITE, "the derivative is not finite at the point")
     if not all(math.isfinite(float(v[k])) for v in (d.forward, d.backward, d.central)):
-        return "error", (
+        return "error", Cause(
+            CauseCode.EDGE,
             "the function is not finite within the finite-difference step; "
-            "the point is too close to the edge of its domain"
+            "the point is too close to the edge of its domain",
         )
     central_ok = bool(agree.central[k])
     if crossed >= 0:
         if not agree.one_sided[k]:
-            return "kink", kink_text(program, crossed, d, k, shown, distances.get(crossed))
+            text = kink_text(program, crossed, d, k, shown, distances.get(crossed))
+            return "kink", Cause(CauseCode.KINK, text)
         # A switch is crossed but the slope is continuous (relu(x)**2 at 0): the derivative
         # exists; the central difference, though, is only O(h) there, so the one-sided
         # average is the estimate to judge.
         central_ok = bool(agree.average[k])
     if not agree.backprop[k]:
-        return "fail", f"backprop {bp:.12g} disagrees with the {reference.kind} {ref:.12g}"
+        text = f"backprop {bp:.12g} disagrees with the {reference.kind} {ref:.12g}"
+        return "fail", Cause(CauseCode.BACKPROP, text)
     if not central_ok:
-        return "fail", (
+        return "fail", Cause(
+            CauseCode.CENTRAL,
             f"the central difference {float(d.central[k]):.12g} disagrees with the "
-            f"{reference.kind} {ref:.12g}"
+            f"{reference.kind} {ref:.12g}",
         )
     return None
 

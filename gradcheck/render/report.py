@@ -18,7 +18,14 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck.results import STATUSES, GradientResult, PointResult, ProblemResult, Report
+from gradcheck.results import (
+    STATUSES,
+    CauseCode,
+    GradientResult,
+    PointResult,
+    ProblemResult,
+    Report,
+)
 
 STYLE = {"pass": "green", "kink": "yellow", "fail": "bold red", "error": "bold red"}
 METHODS = ("backprop", "forward", "backward", "central")
@@ -107,7 +114,7 @@ def _point_json(pt: PointResult) -> dict:
                 "status": pr.status,
                 "error": {m: _plain(e) for m, e in pr.errors.items()},
                 "step": pr.step,
-                "cause": pr.cause,
+                "cause": None if pr.cause is None else pr.cause.text,
             }
             for pr in pt.probes
         ]
@@ -131,9 +138,9 @@ def _gradient_json(g: GradientResult) -> dict:
             {
                 "index": [int(i) for i in np.unravel_index(k, g.shape)],
                 "status": str(g.status.flat[k]),
-                "cause": text,
+                "cause": cause.text,
             }
-            for k, text in sorted(g.causes.items())
+            for k, cause in sorted(g.causes.items())
         ],
     }
 
@@ -260,7 +267,7 @@ def _causes(name: str, g: GradientResult) -> Iterator[Text]:
             "  ",
             (status, STYLE[status]),
             ": ",
-            cause,
+            cause.text,
         )
     if len(causes) > CAUSES_PER_INPUT:
         yield Text(f"… and {len(causes) - CAUSES_PER_INPUT} more entries of {name}", style="dim")
@@ -338,7 +345,7 @@ def _probe_table(point: PointResult) -> Padding:
         cells.append(Text(probe.status, style=STYLE[probe.status]))
         table.add_row(*cells)
     causes = [
-        Text.assemble((f"u{i + 1}", "bold"), "  ", (p.status, STYLE[p.status]), ": ", p.cause)
+        Text.assemble((f"u{i + 1}", "bold"), "  ", (p.status, STYLE[p.status]), ": ", p.cause.text)
         for i, p in enumerate(point.probes or [])
         if p.cause
     ]
@@ -584,19 +591,17 @@ def what_is_wrong(p: ProblemResult) -> str:
                 )
             )
             reasons.append(f"claim for {c.name}: {detail}")
-    for note in p.notes:
-        if "forward pass disagrees" in note:
-            reasons.append(note)
+    reasons.extend(f.text for f in p.findings if f.code == CauseCode.FORWARD_VALUE)
     wanted = {"fail"} if p.status == "fail" else {"kink"}
     for point in p.points:
         for name, g in point.gradient.items():
             for k, cause in sorted(g.causes.items()):
                 if str(g.status.flat[k]) in wanted:
-                    reasons.append(f"{_entry(name, np.unravel_index(k, g.shape))}: {cause}")
+                    reasons.append(f"{_entry(name, np.unravel_index(k, g.shape))}: {cause.text}")
                     break
         for i, probe in enumerate(point.probes or []):
             if probe.status in wanted and probe.cause:
-                reasons.append(f"u{i + 1}: {probe.cause}")
+                reasons.append(f"u{i + 1}: {probe.cause.text}")
     return "; ".join(dict.fromkeys(reasons))
 
 
