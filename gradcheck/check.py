@@ -18,6 +18,7 @@ from gradcheck.engine.graph import Program, describe
 from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate as evaluate_tape
 from gradcheck.errors import GradcheckError
+from gradcheck.limits import TIMEOUT
 from gradcheck.estimate import finite
 from gradcheck.estimate.points import draw_indices, draw_point
 from gradcheck.judge import expect
@@ -72,6 +73,7 @@ class Settings:
     step: float | None = None
     methods: tuple[str, ...] = DEFAULT_METHODS
     dtype: str = "float64"
+    timeout: float = TIMEOUT
 
 
 def check(problems: Problem | Iterable[Problem], settings: Settings | None = None) -> Report:

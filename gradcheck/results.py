@@ -188,9 +188,14 @@ class ProblemResult:
 
 @dataclass
 class Report:
-    """The results of a run, in the order the problems were given."""
+    """The results of a run, in the order the problems were given.
+
+    ``unchecked`` counts the files a run was asked about but did not check (``--fail-fast``
+    stops early): nothing is skipped in silence.
+    """
 
     problems: list[ProblemResult]
+    unchecked: int = 0
 
     @property
     def summary(self) -> dict[str, int]:
