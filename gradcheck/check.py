@@ -7,51 +7,37 @@ it never stops the others.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck.engine import symbolic
-from gradcheck.engine.graph import Program, describe
-from gradcheck.engine.perturb import Perturbation
-from gradcheck.engine.tape import evaluate as evaluate_tape
 from gradcheck.errors import GradcheckError
-from gradcheck.limits import TIMEOUT
 from gradcheck.estimate import finite
-from gradcheck.estimate.points import draw_indices, draw_point
+from gradcheck.estimate.directional import probes
+from gradcheck.estimate.points import draw, draw_indices
 from gradcheck.judge import expect
 from gradcheck.judge.claims import check_claim
-from gradcheck.judge.mistakes import without_each
-from gradcheck.judge.verdicts import (
-    ROUNDOFF_SHRINK,
-    Reference,
-    backprop_agrees,
-    close,
-    judge,
-    tolerance,
-)
+from gradcheck.judge.verdicts import Reference, backprop_agrees, judge, tolerance
+from gradcheck.limits import TIMEOUT
 from gradcheck.results import (
     Cause,
     CauseCode,
     ExpectResult,
     GradientResult,
     PointResult,
-    ProbeResult,
     ProblemResult,
     Report,
     Tolerance,
     worst,
 )
 from gradcheck.source.problems import Problem
+from gradcheck.targets.base import Evaluation, Target
+from gradcheck.targets.expression import ExpressionTarget
 
 #: The estimators a check runs by default; --methods adds complex and richardson.
 DEFAULT_METHODS = ("forward", "backward", "central")
 METHODS = ("forward", "backward", "central", "complex", "richardson")
-
-#: Where a disagreement may be round-off, the precision to re-run in.
-HIGHER = {"float64": np.longdouble, "float32": np.float64}
 
 
 @dataclass(frozen=True)
@@ -125,32 +111,36 @@ def check_one(problem: Problem, settings: Settings) -> ProblemResult:
 def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
     rng = np.random.default_rng(settings.seed)
     index_values = draw_indices(problem, rng)
-    tape = _tape(problem, index_values, result.notes)
+    target = ExpressionTarget.build(problem, index_values, result.notes)
     if settings.dtype == "float32":
         result.notes.append(
             "working in float32: the graph and the differences, with "
             "float32 steps and tolerances; the symbolic truth is exact"
         )
     for _ in range(settings.points if problem.random_names else 1):
-        point, drawn = draw_point(problem, rng, index_values)
+        point, drawn = draw(target, problem.values, rng, index_values)
         if settings.dtype == "float32":  # the point float32 can hold, for graph and truth alike
             point = {n: v.astype(np.float32).astype(float) for n, v in point.items()}
-        evidence = _Evidence.gather(problem, point, tape, result.notes, settings.dtype)
-        if not evidence.forward_agrees:
+        evaluation = target.at(point, settings.dtype)
+        if not evaluation.value_agrees():
+            value, exact = float(evaluation.value), float(evaluation.exact_value)
             finding = Cause(
                 CauseCode.FORWARD_VALUE,
-                f"the graph's value {evidence.value!r} differs from the symbolic value "
-                f"{evidence.symbolic_value!r}: the forward pass disagrees with the expression",
+                f"the graph's value {value!r} differs from the symbolic value {exact!r}: "
+                "the forward pass disagrees with the expression",
             )
             result.findings.append(finding)
             result.notes.append(finding.text)
-        point_result = _check_point(evidence, drawn, settings, result.tolerance, rng, result.notes)
+        point_result = check_point(target, evaluation, drawn, settings, result.tolerance, rng)
+        result.notes.extend(n for n in evaluation.notes if n not in result.notes)
         result.points.append(point_result)
         if problem.expectation is not None and not result.expected:
-            result.expected = _expectations(problem, evidence, point_result, result.tolerance)
+            result.expected = _expectations(
+                problem, target, evaluation, point_result, result.tolerance
+            )
     for name, claim in problem.claims.items():
         result.claims[name] = check_claim(
-            claim, problem, result.points, tape, index_values, result.tolerance, rng
+            claim, problem, result.points, target.tape, index_values, result.tolerance, rng
         )
     status = worst(
         [p.status for p in result.points]
@@ -163,102 +153,12 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
     result.status = status
 
 
-def _tape(problem: Problem, index_values, notes: list[str]):
-    try:
-        return symbolic.tape_for(problem.program, problem.wrt, index_values)
-    except (symbolic.SymbolicUnavailable, RecursionError) as exc:
-        reason = str(exc) if isinstance(exc, symbolic.SymbolicUnavailable) else "nested too deeply"
-        notes.append(
-            f"symbolic derivative skipped: {reason}; complex step is the reference "
-            "where f is analytic, Richardson's extrapolation elsewhere"
-        )
-        return None
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    """What is known at a point before differencing: values, backprop, symbolic."""
-
-    program: Program
-    wrt: tuple[str, ...]
-    point: dict[str, np.ndarray]
-    dtype: str
-    values: list[np.ndarray]  # every node's value, in the working precision
-    value: float
-    backprop: dict[str, np.ndarray]
-    symbolic_value: float | None
-    symbolic: dict[str, np.ndarray] | None
-    scale: float  # the size of f and its linear terms: what backprop's round-off is relative to
-    size: float  # the largest intermediate value: what an evaluation's round-off is relative to
-    distances: dict[int, float]  # each non-smooth node's distance to its switch
-
-    @classmethod
-    def gather(cls, problem: Problem, point, tape, notes: list[str], dtype: str) -> _Evidence:
-        program = problem.program
-        values = program.forward({n: v[None] for n, v in point.items()}, dtype=np.dtype(dtype))
-        value = float(values[program.output][0])
-        adjoints = program.backward(values, problem.wrt)
-        backprop = {}
-        for name in problem.wrt:
-            adjoint = adjoints[program.inputs[name]]
-            shape = program.shapes[name]
-            backprop[name] = np.zeros(shape) if adjoint is None else adjoint[0].reshape(shape)
-        sym_value, sym = _symbolic_at(tape, point, program, notes)
-        terms = [abs(value)] + [
-            float(np.max(np.abs(g) * np.maximum(1.0, np.abs(point[n]))))
-            for n, g in backprop.items()
-        ]
-        size = max(float(np.max(np.abs(v), initial=0.0)) for v in values if np.isfinite(v).all())
-        return cls(
-            program,
-            problem.wrt,
-            point,
-            dtype,
-            values,
-            value,
-            backprop,
-            sym_value,
-            sym,
-            max(terms),
-            size,
-            program.switch_distances(values),
-        )
-
-    @functools.cached_property
-    def higher(self) -> dict[str, np.ndarray]:
-        """Backprop in higher precision: where it agrees much better, the disagreement
-        was round-off; a wrong derivative rule is as wrong in any precision."""
-        inputs = {n: v[None] for n, v in self.point.items()}
-        _, grads = self.program.gradient(inputs, self.wrt, dtype=HIGHER[self.dtype])
-        return {n: g[0] for n, g in grads.items()}
-
-    def adjoints(self, inputs) -> list[np.ndarray]:
-        """Every node's adjoint in float64, zero where it does not lead to ``inputs``."""
-        values = self.program.forward({n: v[None] for n, v in self.point.items()})
-        adjoints = self.program.backward(values, inputs)
-        return [
-            np.zeros((1, *node.shape)) if a is None else np.broadcast_to(a, (1, *node.shape))
-            for a, node in zip(adjoints, self.program.nodes)
-        ]
-
-    @functools.cached_property
-    def forward_agrees(self) -> bool:
-        """The graph's value matches the symbolic value (a wrong forward pass shows here),
-        or would in higher precision: round-off in the expression as written (2**27 + v
-        keeps 8 fewer digits of v) shrinks there, a wrong forward rule does not."""
-        if self.symbolic_value is None:
-            return True
-        exact, value_tol = self.symbolic_value, tolerance("value", self.dtype)
-        if close(self.value, exact, value_tol):
-            return True
-        inputs = {n: v[None] for n, v in self.point.items()}
-        higher = float(self.program.value(inputs, dtype=HIGHER[self.dtype])[0])
-        shrunk = abs(higher - exact) * ROUNDOFF_SHRINK <= abs(self.value - exact)
-        return shrunk or close(higher, exact, value_tol)
-
-
 def _expectations(
-    problem: Problem, e: _Evidence, point: PointResult, tolerance: Tolerance
+    problem: Problem,
+    target: ExpressionTarget,
+    e: Evaluation,
+    point: PointResult,
+    tolerance: Tolerance,
 ) -> list[ExpectResult]:
     """Claimed numbers against the truth at the point; wrong entries fail, with causes."""
     expectation = problem.expectation
@@ -267,23 +167,15 @@ def _expectations(
         explicit = tolerance  # a tolerance in the file replaces the written precision
     out = []
     if expectation.value is not None:
-        truth = e.symbolic_value if e.symbolic_value is not None else e.value
+        truth = e.exact_value if e.exact_value is not None else e.value
         out.append(expect.judge("value", expectation.value, np.array(truth), explicit, tolerance))
-    lets = {n: problem.intermediate(n) for n in expectation.grads}
-    claimed_lets = any(node is not None for node in lets.values())
-    adjoints = e.adjoints(problem.differentiable) if claimed_lets else None
     for name, claimed in expectation.grads.items():
-        node = lets.get(name)
-        if node is not None:  # a let: its adjoint, d f / d (the intermediate)
-            truth = adjoints[node][0]
+        if problem.intermediate(name) is not None:  # a let: its adjoint, d f / d (it)
+            truth = target.intermediate_adjoint(e.point, name)
             out.append(expect.judge(name, claimed, truth, explicit, tolerance))
             continue
-        truth = e.backprop[name] if e.symbolic is None else e.symbolic[name]
-        alternatives = (
-            (left_out, gradient[0])
-            for left_out, gradient in without_each(problem.program, name, [e.point])
-        )
-        judged = expect.judge(name, claimed, truth, explicit, tolerance, alternatives)
+        truth = e.claimed[name] if e.exact is None else e.exact[name]
+        judged = expect.judge(name, claimed, truth, explicit, tolerance, e.alternatives(name))
         out.append(judged)
         gradient = point.gradient[name]
         gradient.expected = claimed.value
@@ -294,36 +186,33 @@ def _expectations(
     return out
 
 
-def _symbolic_at(tape, point, program: Program, notes: list[str]):
-    if tape is None:
-        return None, None
-    try:
-        value, grads = evaluate_tape(tape, point)
-    except ValueError as exc:
-        notes.append(f"symbolic evaluation failed: {exc}")
-        return None, None
-    return value, {n: g.reshape(program.shapes[n]) for n, g in grads.items()}
-
-
-def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng, notes):
-    result = PointResult(e.point, drawn, e.value, e.symbolic_value)
+def check_point(
+    target: Target,
+    e: Evaluation,
+    drawn: tuple[str, ...],
+    settings: Settings,
+    tol: Tolerance,
+    rng: np.random.Generator,
+) -> PointResult:
+    """Every check at one point: each input's entries, or directional probes."""
+    result = PointResult(e.point, drawn, _plain(e.value), _plain(e.exact_value))
     if settings.mode == "directional":
-        result.probes = _probes(e, settings, tol, rng)
-        for name in e.wrt:  # reported, not judged entry by entry
+        result.probes = probes(e, target.wrt, settings.probes, settings.step, tol, rng)
+        for name in target.wrt:  # reported, not judged entry by entry
             result.gradient[name] = GradientResult(
-                shape=e.backprop[name].shape,
-                symbolic=None if e.symbolic is None else e.symbolic[name],
-                backprop=e.backprop[name],
+                shape=e.claimed[name].shape,
+                symbolic=None if e.exact is None else e.exact[name],
+                backprop=e.claimed[name],
                 forward=None,
                 backward=None,
                 central=None,
-                status=np.full(e.backprop[name].shape, "pass", dtype=object),
+                status=np.full(e.claimed[name].shape, "pass", dtype=object),
                 errors={},
             )
     else:
-        for name in e.wrt:
-            result.gradient[name] = _judge_input(e, name, settings, tol, notes)
-    if not e.forward_agrees:
+        for name in target.wrt:
+            result.gradient[name] = _judge_input(e, name, settings, tol)
+    if not e.value_agrees():
         for gradient in result.gradient.values():
             gradient.status[...] = "fail"
         for probe in result.probes or []:
@@ -331,43 +220,36 @@ def _check_point(e: _Evidence, drawn, settings: Settings, tol: Tolerance, rng, n
     return result
 
 
-def _judge_input(e: _Evidence, name: str, settings: Settings, tol: Tolerance, notes):
+def _judge_input(e: Evaluation, name: str, settings: Settings, tol: Tolerance):
     """Every estimator for one input's entries, against the best reference there is."""
-    program, methods = e.program, settings.methods
-    evaluator = Perturbation(program, e.values, name)
-    x = e.point[name].astype(e.dtype)
-    symbolic_grad = None if e.symbolic is None else e.symbolic[name]
-    blocking = program.not_analytic(name)
+    methods = settings.methods
+    evaluate = e.evaluator(name)
+    x = np.asarray(e.point[name]).astype(e.dtype)
+    exact = None if e.exact is None else e.exact[name]
+    blocked = e.no_complex_step(name)
     complex_step = None
-    if ("complex" in methods or symbolic_grad is None) and not blocking:
-        complex_step = finite.complex_step(evaluator, x, float(np.finfo(e.dtype).eps))
+    if ("complex" in methods or exact is None) and blocked is None:
+        complex_step = finite.complex_step(evaluate, x, float(np.finfo(e.dtype).eps))
     elif "complex" in methods:
-        notes.append(
-            f"complex step does not apply to {name}: "
-            f"{describe(program.nodes[blocking[0]])} is not analytic"
-        )
-    richardson = "richardson" in methods or (symbolic_grad is None and complex_step is None)
-    d = finite.entrywise(evaluator, x, e.value, settings.step, e.size, with_richardson=richardson)
-    reference = Reference.choose(
-        e.backprop[name], symbolic_grad, complex_step, d.richardson, 3 * d.rounding
-    )
+        e.notes.append(f"complex step does not apply to {name}: {blocked}")
+    richardson = "richardson" in methods or (exact is None and complex_step is None)
+    d = finite.entrywise(evaluate, x, e.value, settings.step, e.size, with_richardson=richardson)
+    claimed = e.claimed[name]
+    reference = Reference.choose(claimed, exact, complex_step, d.richardson, 3 * d.rounding)
     bp_tol = tolerance("backprop", e.dtype)
     higher = None
-    if (
-        reference.exact
-        and not backprop_agrees(e.backprop[name], reference.values, e.scale, bp_tol).all()
-    ):
-        higher = e.higher[name]
+    if reference.exact and not backprop_agrees(claimed, reference.values, e.scale, bp_tol).all():
+        higher = e.claimed_in_higher_precision(name)
     gradient = judge(
-        program,
-        e.backprop[name],
+        e.switch,
+        claimed,
         reference,
         d,
         tol,
         e.scale,
         bp_tol=bp_tol,
         higher=higher,
-        symbolic=symbolic_grad,
+        symbolic=exact,
         complex_step=complex_step,
         distances=e.distances,
     )
@@ -376,7 +258,7 @@ def _judge_input(e: _Evidence, name: str, settings: Settings, tol: Tolerance, no
     return gradient
 
 
-def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> None:
+def _settle_float32(e: Evaluation, name, gradient, reference, settings, tol) -> None:
     """Entries whose float32 central difference fails are differenced again in float64:
     where that agrees, the disagreement was float32's round-off, not a wrong gradient."""
     failing = [
@@ -386,10 +268,8 @@ def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> N
     ]
     if not failing:
         return
-    values = e.program.forward({n: v[None] for n, v in e.point.items()})
-    d = finite.entrywise(
-        Perturbation(e.program, values, name), e.point[name], e.value, settings.step, e.size
-    )
+    evaluate = e.evaluator(name, dtype="float64")
+    d = finite.entrywise(evaluate, e.point[name], e.value, settings.step, e.size)
     for k in failing:
         ref = float(reference.values[k])
         allowed = tol.atol + tol.rtol * abs(ref) + float(d.rounding[k])
@@ -403,47 +283,8 @@ def _settle_float32(e: _Evidence, name, gradient, reference, settings, tol) -> N
             )
 
 
-def _probes(e: _Evidence, settings: Settings, tol: Tolerance, rng) -> list[ProbeResult]:
-    """Compare g . u with differences along random unit directions u over every entry."""
-    x = np.concatenate([e.point[n].ravel() for n in e.wrt])
-    g = np.concatenate([e.backprop[n].ravel() for n in e.wrt])
-    gs = None if e.symbolic is None else np.concatenate([e.symbolic[n].ravel() for n in e.wrt])
-    before = e.program.branches(e.values)
-    dtype = np.dtype(e.dtype)
-    results = []
-    for _ in range(settings.probes):
-        u = rng.standard_normal(x.size)
-        u /= np.linalg.norm(u)  # a unit direction: its step is then a step in x
-
-        def along(ts: np.ndarray, u=u) -> tuple[np.ndarray, np.ndarray]:
-            inputs = {n: v[None] for n, v in e.point.items()}
-            offset = 0
-            for n in e.wrt:
-                size = e.point[n].size
-                part = u[offset : offset + size].reshape(e.point[n].shape)
-                inputs[n] = e.point[n][None] + ts.reshape((-1,) + (1,) * part.ndim) * part
-                offset += size
-            moved = e.program.forward(inputs, dtype=dtype)
-            return moved[e.program.output], e.program.first_crossed(moved, before)
-
-        d = finite.along(
-            along,
-            float(np.linalg.norm(x)),
-            e.value,
-            settings.step,
-            e.size,
-            float(np.finfo(dtype).eps),
-        )
-        bp = np.array([g @ u])
-        reference = Reference.choose(bp, None if gs is None else np.array([gs @ u]))
-        judged = judge(
-            e.program, bp, reference, d, tol, e.scale, bp_tol=tolerance("backprop", e.dtype)
-        )
-        results.append(ProbeResult(
-            symbolic=None if gs is None else float(gs @ u), backprop=float(bp[0]),
-            forward=float(d.forward[0]), backward=float(d.backward[0]),
-            central=float(d.central[0]), status=str(judged.status[0]),
-            errors={m: float(err[0]) for m, err in judged.errors.items()},
-            step=float(d.step[0]), cause=judged.causes.get(0),
-        ))  # fmt: skip
-    return results
+def _plain(value: np.ndarray | None):
+    """A scalar as a float (as reports and JSON show it), an array as it is."""
+    if value is None:
+        return None
+    return float(value) if np.ndim(value) == 0 else np.asarray(value)

@@ -86,17 +86,24 @@ class Program:
     # ------------------------------------------------------------ reverse
 
     def backward(
-        self, values: list[np.ndarray], wrt: Iterable[str], dropped: int | None = None
+        self,
+        values: list[np.ndarray],
+        wrt: Iterable[str],
+        dropped: int | None = None,
+        seed: np.ndarray | None = None,
     ) -> list[np.ndarray | None]:
         """Every node's adjoint (d output / d node) by reverse accumulation.
 
-        Nodes that do not lead to an input in ``wrt`` get ``None``; so do constants.
+        ``seed`` is the output's own adjoint, ``(B, *output shape)``: ones by default (the
+        gradient of a scalar), one-hot rows for a Jacobian, any ``dout`` for a
+        vector-Jacobian product. Nodes that do not lead to an input in ``wrt`` get
+        ``None``; so do constants.
         ``dropped`` names a node whose local derivative is left out (its adjoint passes
         through unchanged): the chain rule as a hand derivation that forgot one factor.
         """
         needs = self.leads_to(frozenset(wrt))
         adjoints: list[np.ndarray | None] = [None] * len(self.nodes)
-        adjoints[self.output] = np.ones_like(values[self.output])
+        adjoints[self.output] = np.ones_like(values[self.output]) if seed is None else seed
         with np.errstate(all="ignore"):
             for i in range(self.output, -1, -1):
                 g, node = adjoints[i], self.nodes[i]

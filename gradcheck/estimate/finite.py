@@ -82,20 +82,23 @@ class Differences:
 def entrywise(
     evaluate: Evaluate,
     x: np.ndarray,
-    f0: float,
+    f0: np.ndarray | float,
     step: float | None = None,
     size: float = 0.0,
     with_richardson: bool = False,
 ) -> Differences:
-    """Differences for every entry of one input, flattened.
+    """Differences for every entry of one input, for every entry of the output.
 
-    ``x`` is the input's value (flattened; its type is the working precision), ``f0``
-    the function's value at the point, ``step`` a fixed step that overrides the rules
-    for every method, and ``size`` the largest intermediate value (what an evaluation's
-    round-off is relative to). ``with_richardson`` adds Richardson's extrapolation.
+    ``x`` is the input's value (its type is the working precision), ``f0`` the output at
+    the point (any shape; a scalar for a gradient), ``step`` a fixed step that overrides
+    the rules for every method, and ``size`` the largest intermediate value (what an
+    evaluation's round-off is relative to). ``with_richardson`` adds Richardson's
+    extrapolation. Every array of the result is flat, output-major: entry
+    ``i * x.size + j`` is d out[i] / d x[j], the Jacobian's layout.
     """
     x = np.asarray(x).ravel()
     x = x if x.dtype in (np.float32, np.float64) else x.astype(float)
+    f0 = np.ravel(np.asarray(f0, dtype=float))
     eps = float(np.finfo(x.dtype).eps)
     n = x.size
     if step is None:
@@ -106,23 +109,35 @@ def entrywise(
         moves = _moves(x, (hc, -hc))
     if with_richardson:
         moves += _moves(x, (hr, -hr, hr / 2, -hr / 2, hr / 4, -hr / 4))
-    values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
-    f = values.astype(float).reshape(len(moves), n)
-    moves = [m.astype(float) for m in moves]
+    f, crossed, moves = _evaluate_moves(evaluate, x, moves, f0.size)
     x = x.astype(float)
-    central = _estimates(f0, f[0], f[1], moves[0] - x, x - moves[1], size, eps)
-    one_sided = (
-        central
-        if step is not None
-        else _estimates(f0, f[2], f[3], moves[2] - x, x - moves[3], size, eps)
-    )
-    sides = crossed.reshape(len(moves), n)[: 2 if step is not None else 4]
-    out = _differences(central, one_sided, moves[0] - x, ho, np.max(sides, axis=0))
+    up, down = (moves[0] - x)[:, None], (x - moves[1])[:, None]
+    central = _estimates(f0, f[0], f[1], up, down, size, eps)
+    one_sided = central
+    if step is None:
+        up, down = (moves[2] - x)[:, None], (x - moves[3])[:, None]
+        one_sided = _estimates(f0, f[2], f[3], up, down, size, eps)
+    sides = crossed[: 2 if step is not None else 4]
+    out = _differences(central, one_sided, moves[0] - x, ho, np.max(sides, axis=0), f0.size)
     if with_richardson:
         start = len(f) - 6
         estimate = richardson(*(_central(f, moves, x, start + 2 * i) for i in range(3)))
-        out = replace(out, richardson=estimate, richardson_step=hr)
+        out = replace(out, richardson=_flat(estimate), richardson_step=np.tile(hr, f0.size))
     return out
+
+
+def _evaluate_moves(evaluate: Evaluate, x: np.ndarray, moves: list[np.ndarray], outputs: int):
+    """f at every move of every entry: values (moves, entries, outputs), crossed switches
+    (moves, entries), and the moves in float64."""
+    n = x.size
+    values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
+    f = np.asarray(values).astype(float).reshape(len(moves), n, outputs)
+    return f, np.asarray(crossed).reshape(len(moves), n), [m.astype(float) for m in moves]
+
+
+def _flat(per_entry: np.ndarray) -> np.ndarray:
+    """(entries, outputs) -> flat, output-major (the Jacobian's layout)."""
+    return np.ascontiguousarray(np.asarray(per_entry).T).ravel()
 
 
 def _moves(x: np.ndarray, steps) -> list[np.ndarray]:
@@ -131,26 +146,42 @@ def _moves(x: np.ndarray, steps) -> list[np.ndarray]:
 
 
 def ladder_steps(
-    evaluate: Evaluate, x: np.ndarray, f0: float, size: float
+    evaluate: Evaluate, x: np.ndarray, f0: np.ndarray | float, size: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Central and Richardson steps for every entry, from central differences on a ladder."""
+    """Central and Richardson steps for every entry, from central differences on a ladder.
+
+    With several outputs, each entry takes the smallest step any output asks for: its
+    round-off is then larger for the others, and bounded (``rounding``), never hidden.
+    """
     n = x.size
+    f0 = np.ravel(np.asarray(f0, dtype=float))
     eps = float(np.finfo(x.dtype).eps)
     hs = ladder(eps)[:, None] * np.maximum(1.0, np.abs(x.astype(float)))
     moves = [m for h in hs for m in _moves(x, (h, -h))]
-    values, crossed = evaluate(np.tile(np.arange(n), len(moves)), np.concatenate(moves))
-    f = values.astype(float).reshape(len(moves), n)
-    moves = [m.astype(float) for m in moves]
+    f, sides, moves = _evaluate_moves(evaluate, x, moves, f0.size)
     x = x.astype(float)
-    sides = crossed.reshape(len(moves), n)
     rungs = [
-        _estimates(f0, f[2 * j], f[2 * j + 1], moves[2 * j] - x, x - moves[2 * j + 1], size, eps)
+        _estimates(
+            f0,
+            f[2 * j],
+            f[2 * j + 1],
+            (moves[2 * j] - x)[:, None],
+            (x - moves[2 * j + 1])[:, None],
+            size,
+            eps,
+        )
         for j in range(len(hs))
     ]
-    central = np.array([r["central"] for r in rungs])
-    noise = np.array([r["rounding"] for r in rungs])
-    usable = np.isfinite(central) & (np.maximum(sides[0::2], sides[1::2]) < 0)
-    return optimal_steps(central, hs, noise, usable)
+    shape = (len(hs), n * f0.size)
+    central = np.array([r["central"] for r in rungs]).reshape(shape)
+    noise = np.array([r["rounding"] for r in rungs]).reshape(shape)
+    usable = np.isfinite(central) & np.repeat(
+        np.maximum(sides[0::2], sides[1::2]) < 0, f0.size, axis=1
+    )
+    wide = np.repeat(hs, f0.size, axis=1)
+    central_step, richardson_step = optimal_steps(central, wide, noise, usable)
+    per_entry = (central_step.reshape(n, f0.size), richardson_step.reshape(n, f0.size))
+    return per_entry[0].min(axis=1), per_entry[1].min(axis=1)
 
 
 def optimal_steps(
@@ -219,42 +250,46 @@ def _within(a: np.ndarray, b: np.ndarray, factor: float) -> np.ndarray:
 def along(
     evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     scale: float,
-    f0: float,
+    f0: np.ndarray | float,
     step: float | None = None,
     size: float = 0.0,
     eps: float = EPS,
 ) -> Differences:
-    """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t.
+    """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t,
+    (rows, outputs). One estimate per output entry: the Jacobian times u.
 
     ``scale`` is the size of the point along that direction (for a unit ``u``,
     ``|x|``), which sets the steps as it does for an entry; ``size`` is as for
     ``entrywise``.
     """
+    f0 = np.ravel(np.asarray(f0, dtype=float))
     if step is None:
         hc = float(central_step(np.array(scale), eps))
         ho = float(one_sided_step(np.array(scale), eps))
     else:
         hc = ho = float(step)
     values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
-    values = values.astype(float)
-    central = _estimates(f0, values[0:1], values[1:2], np.array([hc]), np.array([hc]), size, eps)
-    one_sided = _estimates(f0, values[2:3], values[3:4], np.array([ho]), np.array([ho]), size, eps)
+    f = np.asarray(values).astype(float).reshape(4, 1, f0.size)
+    h, o = np.array([[hc]]), np.array([[ho]])
+    central = _estimates(f0, f[0], f[1], h, h, size, eps)
+    one_sided = _estimates(f0, f[2], f[3], o, o, size, eps)
     return _differences(
-        central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)])
+        central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)]), f0.size
     )
 
 
-def _differences(central: dict, one_sided: dict, hc, ho, crossed) -> Differences:
+def _differences(central: dict, one_sided: dict, hc, ho, crossed, outputs: int) -> Differences:
+    """The estimates of (entries, outputs) laid out flat, output-major."""
     return Differences(
-        forward=one_sided["forward"],
-        backward=one_sided["backward"],
-        central=central["central"],
-        step=hc,
-        one_sided_step=ho,
-        rounding=central["rounding"],
-        one_sided_rounding=one_sided["rounding"] * 2,
-        curvature=central["curvature"],
-        crossed=crossed,
+        forward=_flat(one_sided["forward"]),
+        backward=_flat(one_sided["backward"]),
+        central=_flat(central["central"]),
+        step=np.tile(hc, outputs),
+        one_sided_step=np.tile(ho, outputs),
+        rounding=_flat(central["rounding"]),
+        one_sided_rounding=_flat(one_sided["rounding"]) * 2,
+        curvature=_flat(central["curvature"]),
+        crossed=np.tile(crossed, outputs),
     )
 
 
@@ -286,11 +321,13 @@ def complex_step_size(x: np.ndarray, eps: float = EPS) -> np.ndarray:
 
 
 def complex_step(evaluate: Evaluate, x: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """Im f(x + i h e_k) / h for every entry k: accurate to about eps where f is analytic."""
+    """Im f(x + i h e_k) / h for every entry k: accurate to about eps where f is analytic.
+    Flat and output-major, as ``entrywise``."""
     x = np.asarray(x).ravel()
     h = complex_step_size(x, eps)
     values, _ = evaluate(np.arange(x.size), x + 1j * h)
-    return np.imag(values) / h
+    values = np.asarray(values).reshape(x.size, -1)
+    return _flat(np.imag(values) / h[:, None])
 
 
 def richardson(central_h, central_half, central_quarter) -> np.ndarray:
@@ -305,7 +342,8 @@ def richardson(central_h, central_half, central_quarter) -> np.ndarray:
 
 def _central(f, moves, x, j: int) -> np.ndarray:
     """The central difference from the pair of moves j (up) and j + 1 (down)."""
-    return (f[j] - f[j + 1]) / ((moves[j] - x) + (x - moves[j + 1]))
+    width = (moves[j] - x) + (x - moves[j + 1])
+    return (f[j] - f[j + 1]) / width.reshape(width.shape + (1,) * (f[j].ndim - width.ndim))
 
 
 # ---------------------------------------------------------------- sweeps

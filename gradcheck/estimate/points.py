@@ -1,22 +1,25 @@
 """Points to check at: the given values, plus seeded random ones for the rest.
 
-A random point is redrawn until the function is finite there (``log``, ``sqrt`` and
-``asin`` have domains); a point that no redraw can mend is an error naming the node.
+A random point is redrawn until the target is finite there (``log``, ``sqrt`` and
+``asin`` have domains); a point that no redraw can mend is an error saying why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from gradcheck.errors import ValueProblem
-from gradcheck.source.problems import Problem, nonfinite_message
+from gradcheck.source.language import RandomSpec
+from gradcheck.targets.base import Target
 
 #: Random values are drawn uniformly from here; after half the attempts, from positives.
 RANDOM_RANGE = (-2.0, 2.0)
 RANDOM_ATTEMPTS = 32
 
 
-def draw_indices(problem: Problem, rng: np.random.Generator) -> dict[str, int]:
+def draw_indices(problem, rng: np.random.Generator) -> dict[str, int]:
     """A value for each input used as an index: the given one, else a random one in range."""
     values = {}
     for name, axes in problem.index_axes.items():
@@ -25,27 +28,35 @@ def draw_indices(problem: Problem, rng: np.random.Generator) -> dict[str, int]:
     return values
 
 
-def draw_point(
-    problem: Problem, rng: np.random.Generator, index_values: dict[str, int]
+def draw_point(problem, rng: np.random.Generator, index_values: Mapping[str, int]):
+    """``draw`` for a problem's expression (as trace and sweep take it)."""
+    from gradcheck.targets.expression import ExpressionTarget
+
+    return draw(ExpressionTarget(problem), problem.values, rng, index_values)
+
+
+def draw(
+    target: Target,
+    values: Mapping[str, np.ndarray | RandomSpec],
+    rng: np.random.Generator,
+    index_values: Mapping[str, int],
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """The point's values and which of them were drawn.
 
     Raises:
-        ValueProblem: the function is not finite at the given values, or at any draw.
+        ValueProblem: the target is not finite at the given values, or at any draw.
     """
-    fixed = {n: v for n, v in problem.values.items() if isinstance(v, np.ndarray)}
+    fixed = {n: v for n, v in values.items() if isinstance(v, np.ndarray)}
     fixed.update({n: np.array(float(v)) for n, v in index_values.items()})
-    drawn = tuple(n for n in problem.random_names if n not in index_values)
-    program = problem.program
+    drawn = tuple(n for n, v in values.items() if isinstance(v, RandomSpec) and n not in fixed)
     message = ""
     for attempt in range(RANDOM_ATTEMPTS if drawn else 1):
-        point = {**fixed, **{n: random_value(rng, problem.shapes[n], attempt) for n in drawn}}
-        values = program.forward({n: v[None] for n, v in point.items()})
-        if np.isfinite(values[program.output]).all():
+        point = {**fixed, **{n: random_value(rng, target.shapes[n], attempt) for n in drawn}}
+        problem = target.not_finite(point)
+        if problem is None:
             return point, drawn
-        message = nonfinite_message(program, values)
-        culprit = program.first_nonfinite(values)
-        if culprit is None or not program.depends_on(culprit, drawn):
+        message = problem.message
+        if not problem.depends_on & set(drawn):
             raise ValueProblem(message)  # no redraw can help: it is the given values
     raise ValueProblem(
         f"{message}; it was not finite at any of {RANDOM_ATTEMPTS} random "
@@ -53,19 +64,22 @@ def draw_point(
     )
 
 
-def random_point(problem: Problem, rng: np.random.Generator, index_values: dict[str, int]):
+def random_point(target, rng: np.random.Generator, index_values: Mapping[str, int]):
     """Every input drawn afresh (index inputs kept), finite there; None if none is found."""
+    if not isinstance(target, Target):  # a Problem, from callers not yet on the seam
+        from gradcheck.targets.expression import ExpressionTarget
+
+        target = ExpressionTarget(target)
     for attempt in range(RANDOM_ATTEMPTS):
         point = {
             n: (
                 np.array(float(index_values[n]))
                 if n in index_values
-                else random_value(rng, problem.shapes[n], attempt)
+                else random_value(rng, target.shapes[n], attempt)
             )
-            for n in problem.shapes
+            for n in target.shapes
         }
-        values = problem.program.forward({n: v[None] for n, v in point.items()})
-        if np.isfinite(values[problem.program.output]).all():
+        if target.not_finite(point) is None:
             return point
     return None
 

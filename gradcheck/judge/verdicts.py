@@ -12,12 +12,11 @@ explain, the entry is a kink, not a failure.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck.engine.graph import Program, describe
 from gradcheck.estimate.finite import Differences
 from gradcheck.results import Cause, CauseCode, GradientResult, Tolerance
 
@@ -100,7 +99,7 @@ class _Agreement:
 
 
 def judge(
-    program: Program,
+    switch: Callable[[int], str],
     backprop: np.ndarray,
     reference: Reference,
     d: Differences,
@@ -115,6 +114,8 @@ def judge(
 ) -> GradientResult:
     """A verdict for every entry of one input (or probe), with the cause of each non-pass.
 
+    ``switch(i)`` names the non-smooth piece ``i`` that the differences report crossing.
+    ``backprop`` is the claimed gradient (backprop's, or the user's code's).
     ``scale`` is the size of the function and its linear terms, what backprop's
     round-off is measured against. ``higher`` is backprop in higher precision, given
     where backprop disagrees with an exact reference: a wrong derivative rule is as
@@ -128,7 +129,7 @@ def judge(
     causes: dict[int, Cause] = {}
     for k in range(reference.values.size):
         bp, ref = float(backprop.flat[k]), float(reference.values[k])
-        cause = _cause(program, k, bp, ref, d, agree, reference, distances or {})
+        cause = _cause(switch, k, bp, ref, d, agree, reference, distances or {})
         if cause is None and agree.roundoff[k]:
             text = _roundoff_text(bp, float(higher.flat[k]), ref, backprop.dtype)
             cause = "pass", Cause(CauseCode.ROUNDOFF, text)
@@ -198,7 +199,7 @@ def _agreement(backprop, reference: Reference, d: Differences, tol, bp_tol, scal
         )
 
 
-def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, distances):
+def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, distances):
     """(status, cause) for an entry that does not simply pass, else None."""
     crossed = int(d.crossed[k])
     shown = {"backprop": bp}
@@ -207,7 +208,7 @@ def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, dis
     shown = {m: v for m, v in shown.items() if math.isfinite(v)}
     if not (math.isfinite(bp) and math.isfinite(ref)):
         if crossed >= 0:
-            text = kink_text(program, crossed, d, k, shown, distances.get(crossed))
+            text = kink_text(switch(crossed), d, k, shown, distances.get(crossed))
             return "kink", Cause(CauseCode.KINK, text)
         return "error", Cause(CauseCode.NOT_FINITE, "the derivative is not finite at the point")
     if not all(math.isfinite(float(v[k])) for v in (d.forward, d.backward, d.central)):
@@ -219,7 +220,7 @@ def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, dis
     central_ok = bool(agree.central[k])
     if crossed >= 0:
         if not agree.one_sided[k]:
-            text = kink_text(program, crossed, d, k, shown, distances.get(crossed))
+            text = kink_text(switch(crossed), d, k, shown, distances.get(crossed))
             return "kink", Cause(CauseCode.KINK, text)
         # A switch is crossed but the slope is continuous (relu(x)**2 at 0): the derivative
         # exists; the central difference, though, is only O(h) there, so the one-sided
@@ -238,8 +239,7 @@ def _cause(program, k, bp, ref, d: Differences, agree, reference: Reference, dis
 
 
 def kink_text(
-    program: Program,
-    node_index: int,
+    switch: str,
     d: Differences,
     k: int,
     estimates: Mapping[str, float],
@@ -247,7 +247,6 @@ def kink_text(
 ) -> str:
     """Which node switches branch, how far from its switch the point is, the one-sided
     derivatives, and whether each estimate lies between them (a valid subgradient)."""
-    node = program.nodes[node_index]
     left, right = float(d.backward[k]), float(d.forward[k])
     slack = 2 * (float(d.one_sided_rounding[k]) + float(d.one_sided_truncation()[k]))
     low, high = min(left, right) - slack, max(left, right) + slack
@@ -261,7 +260,7 @@ def kink_text(
             else f" (at the point its argument is {distance:.2g} from the switch)"
         )
     text = (
-        f"{describe(node)} switches branch within the step{where}: one-sided derivatives "
+        f"{switch} switches branch within the step{where}: one-sided derivatives "
         f"{left:.6g} (left) and {right:.6g} (right)"
     )
     if inside:
