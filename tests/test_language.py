@@ -79,7 +79,7 @@ def test_columns_count_characters_after_caret_rewriting():
 
 
 def test_columns_count_characters_not_bytes():
-    error = refused("ééé + foo(x)")
+    error = refused("θθθ + foo(x)")  # two bytes each in UTF-8
     assert error.column == 7
 
 
@@ -172,3 +172,26 @@ def test_lists_of_expressions_stack():
 def test_transpose_and_matmul_shapes():
     assert program("sum(x.T @ W)", W=(3, 2), x=(3, 1)).root.args[0].shape == (1, 2)
     assert program("trace(outer(a, b))", a=(3,), b=(3,)).root.shape == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "hint"),
+    [("x·y", 2, "'*'"), ("ｘ*2", 1, "'x'"), ("x − y", 3, "'-'"), ("2×x", 2, "'*'")],
+)
+def test_characters_python_would_quietly_accept_are_refused_with_a_way_out(text, column, hint):
+    with pytest.raises(ExpressionError) as caught:
+        parse(text)
+    assert caught.value.column == column
+    assert hint in caught.value.message and "not allowed" in caught.value.message
+
+
+def test_greek_letters_are_names():
+    assert parse("θ * x + σ").names() == ["θ", "x", "σ"]
+
+
+@pytest.mark.parametrize(("text", "column"), [("x +", 3), ("sin(x) *", 8), ("x ^", 3)])
+def test_a_trailing_operator_is_pointed_at_where_it_stands(text, column):
+    with pytest.raises(ExpressionError) as caught:
+        parse(text)
+    assert caught.value.column == column
+    assert "ends unexpectedly" in caught.value.message
