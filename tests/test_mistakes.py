@@ -109,3 +109,19 @@ def test_a_scalar_formula_scaled_everywhere_is_named():
     # one number is no evidence, but the same factor at every trial point is
     out = check(problem("x^3", claims=["x=6*x^2"])).problems[0]
     assert "times 2" in out.claims["x"].diagnosis
+
+
+def test_a_transposed_claim_for_a_square_matrix_is_named():
+    # d trace(A @ B) / dA is B.T; claiming B is the classic slip, and A is square.
+    built = problem("trace(A @ B)", at=["A=random(3,3)", "B=random(3,3)"], claims=["A=B"])
+    (out,) = check(built).problems
+    assert out.claims["A"].status == "fail"
+    assert out.claims["A"].diagnosis == "it is the true gradient transposed"
+
+
+def test_a_stack_of_transposed_square_matrices_is_named_and_a_symmetric_one_is_not():
+    truth = np.array([[[5.0, 7.0], [6.0, 8.0]], [[1.0, 2.0], [3.0, 4.0]]])  # two points
+    claimed = np.swapaxes(truth, -1, -2)
+    assert diagnose(claimed, truth, np.isclose) == "it is the true gradient transposed"
+    symmetric = np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert diagnose(symmetric.T * 3, symmetric, np.isclose) != "it is the true gradient transposed"

@@ -42,8 +42,10 @@ def diagnose(
     candidate; ``alternatives`` are (what was left out, the gradient without it).
     """
     claimed, truth = np.asarray(claimed, float), np.asarray(truth, float)
-    if claimed.ndim == 2 and claimed.shape == truth.T.shape and not np.allclose(truth, truth.T):
-        if np.all(agree(claimed, truth.T)):
+    if claimed.ndim >= 2:  # matrices, or a stack of them (one per point): the last two axes
+        swapped = np.swapaxes(truth, -1, -2)
+        square_or_not = claimed.shape == swapped.shape and not np.allclose(truth, swapped)
+        if square_or_not and np.all(agree(claimed, swapped)):
             return "it is the true gradient transposed"
         if claimed.shape != truth.shape:
             return None
