@@ -151,6 +151,20 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
         status = "fail"
         result.notes.append("--strict: kinks count as failures")
     result.status = status
+    if status == "error" and result.message is None:
+        result.message = _first_error(result)
+
+
+def _first_error(result: ProblemResult) -> str:
+    """What kept an entry from being checked, as the problem's message (never None)."""
+    for point in result.points:
+        for name, gradient in point.gradient.items():
+            for k, cause in sorted(gradient.causes.items()):
+                if gradient.status.flat[k] == "error":
+                    index = np.unravel_index(k, gradient.shape) if gradient.shape else ()
+                    entry = name + (f"[{', '.join(map(str, index))}]" if index else "")
+                    return f"{entry}: {cause.text}"
+    return "some entries could not be checked"
 
 
 def _expectations(

@@ -7,6 +7,7 @@ import pytest
 
 from gradcheck import Settings, check, problem
 from gradcheck.engine.ops import OPS
+from gradcheck.results import CauseCode
 
 
 def result(expression, *, settings=None, **kwargs):
@@ -327,3 +328,19 @@ def test_a_huge_step_makes_central_differences_fail():
     out = result("sin(x)", at=["x=1"], settings=Settings(step=0.5))
     assert out.status == "fail"
     assert "central difference" in out.points[0].gradient["x"].causes[0].text
+
+
+def test_a_nan_derivative_is_never_a_bare_number_in_a_verdict():
+    # norm at the zero vector: backprop and SymPy both give nan; the cause says so.
+    out = result("norm(x)", at=["x=[0, 0, 0]"])
+    assert out.status == "kink"
+    cause = out.points[0].gradient["x"].causes[0]
+    assert cause.code == CauseCode.KINK
+    assert "does not exist at the point" in cause.text and "backprop gives nan" in cause.text
+
+
+@pytest.mark.parametrize("expression", ["sqrt(x)", "x^1e308"])
+def test_an_entry_that_cannot_be_checked_gives_the_problem_a_message(expression):
+    out = result(expression, at=["x=0" if "sqrt" in expression else "x=1"])
+    assert out.status == "error"
+    assert out.message and out.message.startswith("x: ") and "None" not in out.message

@@ -207,10 +207,15 @@ def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, dist
         shown[reference.kind.split()[0]] = ref
     shown = {m: v for m, v in shown.items() if math.isfinite(v)}
     if not (math.isfinite(bp) and math.isfinite(ref)):
+        # never a nan standing as a number: say which estimate has no value, and why
+        given = {"backprop": bp, reference.kind: ref}
+        undefined = " and ".join(f"{m} gives {v}" for m, v in given.items() if not math.isfinite(v))
         if crossed >= 0:
             text = kink_text(switch(crossed), d, k, shown, distances.get(crossed))
+            text = f"the derivative does not exist at the point ({undefined}): {text}"
             return "kink", Cause(CauseCode.KINK, text)
-        return "error", Cause(CauseCode.NOT_FINITE, "the derivative is not finite at the point")
+        text = f"the derivative is not finite at the point ({undefined})"
+        return "error", Cause(CauseCode.NOT_FINITE, text)
     if not all(math.isfinite(float(v[k])) for v in (d.forward, d.backward, d.central)):
         return "error", Cause(
             CauseCode.EDGE,
