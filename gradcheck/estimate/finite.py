@@ -366,7 +366,7 @@ def sweep(
     steps = np.asarray(steps, dtype=float)
     moves = [x + h for h in (steps, -steps, steps / 2, -steps / 2, steps / 4, -steps / 4)]
     values, _ = evaluate(np.full(6 * steps.size, k), np.concatenate(moves))
-    f = values.reshape(6, steps.size)
+    f = np.reshape(values, (6, steps.size))  # one output: a sweep is of one derivative
     central = [_central(f, moves, x, j) for j in (0, 2, 4)]
     out: dict[str, np.ndarray | None] = {
         "forward": (f[0] - f0) / (moves[0] - x),
@@ -377,5 +377,5 @@ def sweep(
     }
     if analytic:
         complex_values, _ = evaluate(np.full(steps.size, k), x + 1j * steps)
-        out["complex"] = np.imag(complex_values) / steps
+        out["complex"] = np.imag(np.ravel(complex_values)) / steps
     return out

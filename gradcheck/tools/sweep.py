@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradcheck.engine import symbolic
-from gradcheck.engine.graph import describe
-from gradcheck.engine.perturb import Perturbation
-from gradcheck.engine.tape import evaluate as evaluate_tape
 from gradcheck.errors import ExpressionError
 from gradcheck.estimate import finite
-from gradcheck.estimate.points import draw_indices, draw_point
+from gradcheck.estimate.points import draw, draw_indices
 from gradcheck.source.problems import Problem
+from gradcheck.targets.base import Evaluation
+from gradcheck.targets.expression import ExpressionTarget
 
 #: The default range: 1e-1 down to 1e-13 in 25 steps (two a decade).
 DEFAULT_STEPS = (1e-1, 1e-13, 25)
@@ -115,25 +113,25 @@ def sweep(problem: Problem, wrt: str | None, steps: np.ndarray, seed: int = 0) -
     """Every estimator of one entry's derivative over ``steps``, against the exact value."""
     rng = np.random.default_rng(seed)
     index_values = draw_indices(problem, rng)
-    point, drawn = draw_point(problem, rng, index_values)
-    program = problem.program
-    values = program.forward({n: v[None] for n, v in point.items()})
-    f0 = float(values[program.output][0])
     notes: list[str] = []
-    exact_grads, reference = _exact(problem, point, values, index_values, notes)
+    target = ExpressionTarget.build(problem, index_values, notes)
+    point, drawn = draw(target, problem.values, rng, index_values)
+    e = target.at(point)
+    notes.extend(e.notes)
+    f0 = float(e.value)
+    exact_grads, reference = _exact(e, target.wrt)
     name, index = parse_entry(wrt, problem, lambda n: exact_grads[n])
     k = int(np.ravel_multi_index(index, problem.shapes[name])) if index else 0
     exact = float(exact_grads[name].flat[k])
-    evaluator = Perturbation(program, values, name)
+    evaluate = e.evaluator(name)
     x = float(point[name].flat[k])
-    blocking = program.not_analytic(name)
-    raw = finite.sweep(evaluator, x, k, f0, steps, analytic=not blocking)
-    auto = _automatic(evaluator, x, k, f0, values, not blocking)
+    blocked = e.no_complex_step(name)
+    raw = finite.sweep(evaluate, x, k, f0, steps, analytic=blocked is None)
+    auto = _automatic(evaluate, x, k, f0, e.size, blocked is None)
     methods = {}
     for method in finite.SWEEP_METHODS:
         if raw[method] is None:
-            node = describe(program.nodes[blocking[0]])
-            methods[method] = MethodSweep(None, reason=f"{node} is not analytic")
+            methods[method] = MethodSweep(None, reason=blocked)
             continue
         errors = _relative(raw[method], exact)
         best, best_error = robust_best(errors)
@@ -166,34 +164,25 @@ def robust_best(errors: np.ndarray) -> tuple[int, float]:
     return best, float(medians[best])
 
 
-def _exact(problem, point, values, index_values, notes):
+def _exact(e: Evaluation, wrt) -> tuple[dict[str, np.ndarray], str]:
     """The exact gradient: symbolic; else complex step where it applies; else backprop."""
-    program = problem.program
-    try:
-        tape = symbolic.tape_for(program, problem.wrt, index_values)
-        _, grads = evaluate_tape(tape, point)
-        return {n: g.reshape(problem.shapes[n]) for n, g in grads.items()}, "symbolic"
-    except (symbolic.SymbolicUnavailable, ValueError) as exc:
-        notes.append(f"symbolic derivative skipped: {exc}")
-    if not any(program.not_analytic(n) for n in problem.wrt):
+    if e.exact is not None:
+        return e.exact, "symbolic"
+    if all(e.no_complex_step(n) is None for n in wrt):
         grads = {
-            n: finite.complex_step(Perturbation(program, values, n), point[n]).reshape(
-                problem.shapes[n]
-            )
-            for n in problem.wrt
+            n: finite.complex_step(e.evaluator(n), e.point[n]).reshape(np.shape(e.point[n]))
+            for n in wrt
         }
         return grads, "complex step"
-    _, grads = program.gradient({n: v[None] for n, v in point.items()}, problem.wrt)
-    return {n: g[0] for n, g in grads.items()}, "backprop"
+    return e.claimed, "backprop"
 
 
-def _automatic(evaluator, x: float, k: int, f0: float, values, analytic: bool) -> dict:
+def _automatic(evaluator, x: float, k: int, f0: float, size: float, analytic: bool) -> dict:
     """(step, estimate) of each method at gradcheck's own automatic step."""
 
     def one(indices, moved):
         return evaluator(np.full(len(indices), k), moved)
 
-    size = max(float(np.max(np.abs(v), initial=0.0)) for v in values if np.isfinite(v).all())
     d = finite.entrywise(one, np.array([x]), f0, size=size, with_richardson=True)
     out = {
         "forward": (float(d.one_sided_step[0]), float(d.forward[0])),
