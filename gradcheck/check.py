@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck.deadline import deadline
 from gradcheck.errors import GradcheckError
 from gradcheck.estimate import finite
 from gradcheck.estimate.directional import probes
@@ -98,10 +99,14 @@ def check_one(problem: Problem, settings: Settings) -> ProblemResult:
         tolerance=tolerance_for(problem, settings),
     )
     try:
-        _run(problem, settings, result)
+        with deadline(settings.timeout, f"checking {problem.name!r}"):
+            _run(problem, settings, result)
     except GradcheckError as error:
         result.status = "error"
         result.message = str(error.located(problem.file, problem.line))
+    except MemoryError:
+        result.status = "error"
+        result.message = "out of memory while checking; give smaller inputs"
     except Exception as exc:  # a bug of ours must not stop the other problems
         result.status = "error"
         result.message = f"internal error ({type(exc).__name__}: {exc}); please report it"

@@ -344,3 +344,11 @@ def test_an_entry_that_cannot_be_checked_gives_the_problem_a_message(expression)
     out = result(expression, at=["x=0" if "sqrt" in expression else "x=1"])
     assert out.status == "error"
     assert out.message and out.message.startswith("x: ") and "None" not in out.message
+
+
+def test_a_problem_past_its_time_limit_is_an_error_naming_the_flag():
+    # the symbolic inverse of a 7x7 matrix is far more than a tenth of a second of work
+    built = problem("sum(inv(A) @ x)", at=["A=random(7,7)", "x=random(7)"])
+    (out,) = check(built, Settings(timeout=0.1)).problems
+    assert out.status == "error"
+    assert "took longer than" in out.message and "--timeout" in out.message
