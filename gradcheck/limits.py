@@ -43,3 +43,18 @@ PROBES = Limit(10_000, "probes", None)
 STEPS = Limit(10_000, "steps", None)
 #: Seconds one problem may take (``--timeout``); user code is stopped at this bound too.
 TIMEOUT = 60.0
+
+
+def lift(*, entries: int | None = None) -> None:
+    """Raise (or lower) the entry limits for this process: the CLI's ``--max-entries``."""
+    global ENTRIES, TOTAL_ENTRIES
+    if entries is not None:
+        ENTRIES = Limit(entries, ENTRIES.what, ENTRIES.option)
+        TOTAL_ENTRIES = Limit(10 * entries, TOTAL_ENTRIES.what, TOTAL_ENTRIES.option)
+
+
+def entries_allowed(count: int, subject: str, *, total: bool = False) -> str | None:
+    """The message when ``count`` entries are over the limit (checked before anything is
+    allocated), else None."""
+    limit = TOTAL_ENTRIES if total else ENTRIES
+    return limit.message(count, subject) if count > limit.value else None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gradcheck import limits
 from gradcheck.engine.graph import Program, describe
 from gradcheck.errors import ExpressionError, GradcheckError, ShapeError, ValueProblem
 from gradcheck.judge.expect import Expectation
@@ -184,6 +185,10 @@ def assemble(
             term.start,
         )
     program = Program(root)
+    held = sum(math.prod(node.shape) for node in program.nodes)
+    too_many = limits.entries_allowed(held, "the expression's graph", total=True)
+    if too_many:
+        raise ShapeError(too_many, where=term.source.where, line=term.source.line)
     used = set(program.inputs)
     for key, (_, origin) in values.items():
         if key not in used:

@@ -7,10 +7,12 @@ Shapes are known only once values are, which is why typing is a step of its own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradcheck import limits
 from gradcheck.engine.ops import LEAKY_SLOPE, OPS
 from gradcheck.errors import ExpressionError, ShapeError
 from gradcheck.source.parse import Term, suggest
@@ -87,6 +89,9 @@ def _apply(term: Term, op: str, args: list[Node]) -> Node:
         raise term.source.error(
             ShapeError, _shape_message(term, op, args, str(exc)), term.start
         ) from None
+    too_many = limits.entries_allowed(math.prod(shape), f"{term.text.strip()!r}")
+    if too_many:
+        raise term.source.error(ShapeError, too_many, term.start)
     return Node(op, tuple(args), tuple(shape), term)
 
 

@@ -1,0 +1,35 @@
+"""Sizes are bounded before anything is allocated, with a message naming the limit."""
+
+import pytest
+
+from gradcheck import limits, problem
+from gradcheck.errors import GradcheckError
+
+
+@pytest.mark.parametrize(
+    ("expression", "at", "words"),
+    [
+        ("sum(W)", ["W=random(100000, 100000)"], "random(100000, 100000) has 10,000,000,000"),
+        ("sum(outer(x, x))", ["x=random(5000)"], "'outer(x, x)' has 25,000,000 entries"),
+    ],
+)
+def test_arrays_over_the_entry_limit_are_refused_before_allocation(expression, at, words):
+    with pytest.raises(GradcheckError) as caught:
+        problem(expression, at=at)
+    assert words in str(caught.value) and "--max-entries" in str(caught.value)
+
+
+def test_the_entry_limit_can_be_lifted(monkeypatch):
+    monkeypatch.setattr(limits, "ENTRIES", limits.ENTRIES)
+    monkeypatch.setattr(limits, "TOTAL_ENTRIES", limits.TOTAL_ENTRIES)
+    limits.lift(entries=10)
+    with pytest.raises(GradcheckError, match="above the limit of 10;"):
+        problem("sum(x)", at=["x=random(11)"])
+    limits.lift(entries=100)
+    assert problem("sum(x)", at=["x=random(11)"]).shapes["x"] == (11,)
+
+
+def test_the_whole_graph_is_bounded_too(monkeypatch):
+    monkeypatch.setattr(limits, "TOTAL_ENTRIES", limits.Limit(50, "entries in all", "--max"))
+    with pytest.raises(GradcheckError, match="the expression's graph has"):
+        problem("sum(exp(x) * sin(x) + x)", at=["x=random(20)"])
