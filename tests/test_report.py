@@ -8,7 +8,9 @@ import numpy as np
 from rich.console import Console
 
 from gradcheck import Settings, check, problem
-from gradcheck.render.report import agreeing_digits, format_array, render, to_json
+from gradcheck.render.json import to_json
+from gradcheck.render.numbers import agreeing_digits, format_array
+from gradcheck.render.tables import render
 from gradcheck.results import Cause, CauseCode
 
 

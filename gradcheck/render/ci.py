@@ -5,7 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from pathlib import PurePath
 
-from gradcheck.render.report import plain_text, problem_view, what_is_wrong
+from gradcheck.render.console import plain_text
+from gradcheck.render.summary import what_is_wrong
+from gradcheck.render.tables import problem_view
 from gradcheck.results import Report
 
 

@@ -1,11 +1,10 @@
-"""A trace rendered: the rich layout, JSON, Graphviz DOT and a LaTeX table.
+"""A trace rendered: the rich layout, JSON and a LaTeX table (DOT is in render.graph).
 
 No maths and no printing here: functions return renderables or text, the CLI prints.
 """
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -14,7 +13,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck.render.report import STYLE, array_summary, format_array
+from gradcheck.render.console import STYLE
+from gradcheck.render.numbers import array_summary, format_array
 from gradcheck.tools.trace import Local, Trace, TraceNode, written_as
 
 #: Significant digits of a scalar (arrays show 6, like the check tables).
@@ -232,53 +232,6 @@ def _node_json(node: TraceNode) -> dict:
             "diagnosis": node.claimed.diagnosis,
         },
     }
-
-
-# ---------------------------------------------------------------- Graphviz
-
-
-def trace_dot(trace: Trace) -> str:
-    """The graph in DOT, inputs on the left: each node with its value and (in red) its
-    adjoint; each edge with the local derivative when it is short."""
-    lines = [
-        "digraph gradcheck {",
-        "  rankdir=LR;",
-        '  node [fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=9, color="gray40"];',
-    ]
-    ids = {node.name: f"n{k}" for k, node in enumerate(trace.nodes)}
-    for node in trace.nodes:
-        lines.append(f"  {ids[node.name]} [{_dot_attributes(node, trace)}];")
-    for node in trace.nodes:
-        locals_ = {loc.input: loc for loc in node.local}
-        for name in dict.fromkeys(node.inputs):
-            local = locals_.get(name)
-            label = ""
-            if local is not None and local.derivative is not None and local.derivative.size <= 4:
-                label = f' [label="{_dot_escape(format_array(local.derivative, 4))}"]'
-            lines.append(f"  {ids[name]} -> {ids[node.name]}{label};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _dot_attributes(node: TraceNode, trace: Trace) -> str:
-    if node.op == "const":
-        return f'label="{_dot_escape(node.name)}", shape=plaintext'
-    shape = "ellipse" if node.op == "input" else "box"
-    title = node.name if node.op == "input" else f"{node.name} = {node.operation}"
-    rows = [html.escape(title), html.escape(format_array(node.value, 6))]
-    if node.adjoint is not None:
-        rows.append(f'<FONT COLOR="red3">{html.escape(format_array(node.adjoint, 6))}</FONT>')
-    attributes = f"label=<{'<BR/>'.join(rows)}>, shape={shape}"
-    if node.claimed is not None and node.claimed.status == "fail":
-        attributes += ', color="red", penwidth=2'
-        if node.name == trace.first_wrong:
-            attributes += ', style=filled, fillcolor="mistyrose"'
-    return attributes
-
-
-def _dot_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 # ---------------------------------------------------------------- LaTeX

@@ -1,0 +1,154 @@
+"""Results as the design.md JSON documents: a check, a sweep, a table of derivatives.
+
+Plain data (dicts, lists, floats, strings) ready for ``json.dumps``; NaN and infinities
+become null, so the output is strict JSON.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradcheck.results import GradientResult, PointResult, ProblemResult, Report
+
+
+def to_json(report: Report) -> dict:
+    """The design.md document: version, problems (points, gradients, claims), summary."""
+    return {
+        "version": 1,
+        "problems": [_problem_json(p) for p in report.problems],
+        "summary": report.summary,
+    }
+
+
+def _problem_json(p: ProblemResult) -> dict:
+    return {
+        "name": p.name,
+        "file": p.file,
+        "line": p.line,
+        "expression": p.expression,
+        "status": p.status,
+        "message": p.message,
+        "seed": p.seed,
+        "tolerance": None
+        if p.tolerance is None
+        else {"rtol": p.tolerance.rtol, "atol": p.tolerance.atol},
+        "points": [_point_json(pt) for pt in p.points],
+        "expect": {
+            x.what: {
+                "status": x.status,
+                "claimed": plain(x.claimed),
+                "true": plain(x.true),
+                "wrong": x.wrong,
+                "diagnosis": x.diagnosis,
+            }
+            for x in p.expected
+        },
+        "claims": {
+            n: {
+                "status": c.status,
+                "claim": c.text,
+                "proved": c.proved,
+                "points": c.points,
+                "counterexample": c.counterexample,
+                "message": c.message,
+                "diagnosis": c.diagnosis,
+            }
+            for n, c in p.claims.items()
+        },
+        "notes": list(p.notes),
+    }
+
+
+def _point_json(pt: PointResult) -> dict:
+    out = {
+        "at": {n: plain(v) for n, v in pt.at.items()},
+        "random": list(pt.drawn),
+        "value": plain(pt.value),
+        "symbolic_value": plain(pt.symbolic_value),
+        "gradient": {n: _gradient_json(g) for n, g in pt.gradient.items()},
+    }
+    if pt.probes is not None:
+        out["probes"] = [
+            {
+                "symbolic": plain(pr.symbolic),
+                "backprop": pr.backprop,
+                "forward": plain(pr.forward),
+                "backward": plain(pr.backward),
+                "central": plain(pr.central),
+                "status": pr.status,
+                "error": {m: plain(e) for m, e in pr.errors.items()},
+                "step": pr.step,
+                "cause": None if pr.cause is None else pr.cause.text,
+            }
+            for pr in pt.probes
+        ]
+    return out
+
+
+def _gradient_json(g: GradientResult) -> dict:
+    return {
+        "symbolic": plain(g.symbolic),
+        "backprop": plain(g.backprop),
+        "forward": plain(g.forward),
+        "backward": plain(g.backward),
+        "central": plain(g.central),
+        "complex": plain(g.complex),
+        "richardson": plain(g.richardson),
+        "expected": plain(g.expected),
+        "status": g.status.tolist() if g.status.shape else str(g.status[()]),
+        "error": {m: plain(e) for m, e in g.errors.items()},
+        "step": plain(g.step),
+        "causes": [
+            {
+                "index": [int(i) for i in np.unravel_index(k, g.shape)],
+                "status": str(g.status.flat[k]),
+                "cause": cause.text,
+            }
+            for k, cause in sorted(g.causes.items())
+        ],
+    }
+
+
+def plain(value):
+    """Floats and nested lists for JSON; NaN and infinities become null."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=float)
+    if array.shape == ():
+        number = float(array)
+        return number if math.isfinite(number) else None
+    return [plain(v) for v in array]
+
+
+def sweep_json(result) -> dict:
+    """The sweep as data: steps, and per method its errors, best and automatic step."""
+    return {
+        "name": result.name,
+        "wrt": result.wrt,
+        "index": list(result.index),
+        "at": {n: plain(v) for n, v in result.at.items()},
+        "value": result.value,
+        "exact": result.exact,
+        "reference": result.reference,
+        "steps": [float(h) for h in result.steps],
+        "methods": {
+            m: {"errors": plain(s.errors), "best_step": s.best_step,
+                "best_error": plain(s.best_error), "auto_step": s.auto_step,
+                "auto_error": plain(s.auto_error), "reason": s.reason}
+            for m, s in result.methods.items()
+        },
+        "notes": result.notes,
+    }  # fmt: skip
+
+
+def derivatives_json(expression: str, rows) -> dict:
+    """``gradcheck diff`` as data: each entry's derivative formula."""
+    return {
+        "version": 1,
+        "expression": expression,
+        "derivatives": [
+            {"wrt": n, "index": list(i), "entry": label, "formula": f} for n, i, label, f in rows
+        ],
+    }

@@ -1,0 +1,101 @@
+"""A problem in one line (what is wrong, its worst error) and a run in one table."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcheck.render.console import STYLE
+from gradcheck.render.numbers import entry
+from gradcheck.results import STATUSES, CauseCode, ProblemResult, Report
+
+
+def what_is_wrong(p: ProblemResult) -> str:
+    """One line: the error, or what failed (diagnosis first), or the kink; '' for a pass."""
+    if p.status == "error":
+        return p.message or "could not be checked"
+    reasons = []
+    for x in p.expected:
+        if x.status == "fail":
+            first = x.wrong[0]
+            label = "value" if x.what == "value" else entry(x.what, first["index"])
+            example = f"{label} claimed {first['claimed']:.6g}, true {first['true']:.6g}"
+            what = "value" if x.what == "value" else f"expected grad {x.what}"
+            count = "" if x.what == "value" else f"{len(x.wrong)} of {x.claimed.size} wrong, "
+            reasons.append(f"{what}: {x.diagnosis or count + 'e.g. ' + example}")
+    for c in p.claims.values():
+        if c.status == "fail":
+            example = c.counterexample
+            detail = (
+                c.diagnosis
+                or c.message
+                or (
+                    f"{entry(c.name, example['index'])} is {example['true']:.6g} at a point where "
+                    f"it gives {example['claimed']:.6g}"
+                )
+            )
+            reasons.append(f"claim for {c.name}: {detail}")
+    reasons.extend(f.text for f in p.findings if f.code == CauseCode.FORWARD_VALUE)
+    wanted = {"fail"} if p.status == "fail" else {"kink"}
+    for point in p.points:
+        for name, g in point.gradient.items():
+            for k, cause in sorted(g.causes.items()):
+                if str(g.status.flat[k]) in wanted:
+                    reasons.append(f"{entry(name, np.unravel_index(k, g.shape))}: {cause.text}")
+                    break
+        for i, probe in enumerate(point.probes or []):
+            if probe.status in wanted and probe.cause:
+                reasons.append(f"u{i + 1}: {probe.cause.text}")
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def worst_error(p: ProblemResult) -> float | None:
+    """The largest central-difference error over every entry and point, relative to the
+    reference but floored at atol / rtol: below that size an entry is judged by atol, and
+    its relative error says nothing (None where there are no differences)."""
+    floor = (
+        0.0 if p.tolerance is None or not p.tolerance.rtol else p.tolerance.atol / p.tolerance.rtol
+    )
+    worst = None
+    for point in p.points:
+        for g in point.gradient.values():
+            if g.central is None or not g.central.size:
+                continue
+            reference = g.symbolic if g.symbolic is not None else g.backprop
+            with np.errstate(invalid="ignore", divide="ignore"):
+                error = np.abs(g.central - reference) / np.maximum(np.abs(reference), floor)
+            finite = error[np.isfinite(error)]
+            if finite.size:
+                worst = max(worst or 0.0, float(finite.max()))
+    return worst
+
+
+def summary(report: Report) -> RenderableType:
+    """One row per problem: status, name, where, worst error, what is wrong; then totals."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("status", no_wrap=True, min_width=6)
+    table.add_column("problem", max_width=44, overflow="fold")
+    table.add_column("worst error", no_wrap=True, min_width=11)
+    table.add_column("what is wrong", min_width=24)
+    for p in report.problems:
+        error = worst_error(p)
+        problem = Text(p.name)
+        if p.file is not None:
+            problem.append("\n" + p.file + (f":{p.line}" if p.line else ""), style="dim")
+        table.add_row(
+            Text(p.status, style=STYLE[p.status]),
+            problem,
+            "" if error is None else f"{error:.1e}",
+            Text(what_is_wrong(p)),
+        )
+    counts = report.summary
+    count = len(report.problems)
+    totals = Text(f"{count} problem{'s' * (count != 1)}: ")
+    for i, status in enumerate(STATUSES):
+        totals.append(", " if i else "")
+        totals.append(
+            f"{counts[status]} {status}", style=STYLE[status] if counts[status] else "dim"
+        )
+    return Group(table, Text(""), totals)
