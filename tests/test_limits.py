@@ -33,3 +33,15 @@ def test_the_whole_graph_is_bounded_too(monkeypatch):
     monkeypatch.setattr(limits, "TOTAL_ENTRIES", limits.Limit(50, "entries in all", "--max"))
     with pytest.raises(GradcheckError, match="the expression's graph has"):
         problem("sum(exp(x) * sin(x) + x)", at=["x=random(20)"])
+
+
+@pytest.mark.parametrize("op", ["softmax", "logsumexp", "norm"])
+def test_an_operation_over_all_entries_of_a_matrix_says_so(op):
+    expression = "sum(softmax(W) * G)" if op == "softmax" else f"{op}(W)"
+    at = ["W=random(2, 3)", "G=random(2, 3)"] if op == "softmax" else ["W=random(2, 3)"]
+    (note,) = problem(expression, at=at).notes
+    assert f"'{op}(W)'" in note and "all 6 entries of the 2x3 array" in note
+
+
+def test_an_operation_over_a_vector_needs_no_note():
+    assert problem("logsumexp(x)", at=["x=random(3)"]).notes == ()

@@ -204,7 +204,7 @@ def assemble(
         f"--let {n} is not used by the expression"
         for n in let_names
         if not any(node is scope.names[n] for node in program.nodes)
-    )
+    ) + _over_all_entries(program)
     full = {n: given.get(n, RandomSpec(program.shapes[n])) for n in program.inputs}
     return Problem(
         name,
@@ -221,6 +221,21 @@ def assemble(
         file,
         line,
         notes,
+    )
+
+
+#: Operations that normalise or reduce over every entry of an array at once.
+_OVER_ALL = ("softmax", "logsumexp", "norm")
+
+
+def _over_all_entries(program: Program) -> tuple[str, ...]:
+    """A note for each softmax, logsumexp or norm of a matrix: it works over all of its
+    entries, not row by row, which a reader of NumPy code might not expect."""
+    return tuple(
+        f"{describe(node)} works over all {math.prod(node.args[0].shape)} entries of the "
+        f"{'x'.join(map(str, node.args[0].shape))} array, not along an axis"
+        for node in program.nodes
+        if node.op in _OVER_ALL and len(node.args[0].shape) >= 2
     )
 
 
