@@ -346,8 +346,10 @@ def test_an_entry_that_cannot_be_checked_gives_the_problem_a_message(expression)
     assert out.message and out.message.startswith("x: ") and "None" not in out.message
 
 
-def test_a_problem_past_its_time_limit_is_an_error_naming_the_flag():
+def test_a_problem_past_its_time_limit_is_an_error_naming_the_flag(monkeypatch):
     # the symbolic inverse of a 7x7 matrix is far more than a tenth of a second of work
+    # (when it is not in the cache already)
+    monkeypatch.setenv("GRADCHECK_NO_CACHE", "1")
     built = problem("sum(inv(A) @ x)", at=["A=random(7,7)", "x=random(7)"])
     (out,) = check(built, Settings(timeout=0.1)).problems
     assert out.status == "error"
