@@ -1,0 +1,8 @@
+"""A module whose import never ends."""
+
+while True:
+    pass
+
+
+def f(x):
+    return x
