@@ -22,7 +22,7 @@ MLP = "0.5*sum((W2 @ tanh(W1 @ X + b1) + b2 - Y)**2)"
 def test_a_correct_gradient_passes_at_any_size_and_magnitude(size, scale, seed):
     # a one-hidden-layer tanh MLP with about 10**size inputs, its weights scaled up to a few
     # units: the gradient is backprop's own, so every probe must pass
-    side = max(2, int(round(math.sqrt(10**size))))
+    side = max(2, round(math.sqrt(10**size)))
     at = [
         f"W1=random({side},{side})",
         f"b1=random({side},1)",
