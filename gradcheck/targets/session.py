@@ -1,31 +1,22 @@
-"""The worker process's side: import the user's code, then answer requests in a loop.
+"""The user's code at a point, inside the worker: one call, batches of calls, findings.
 
-Runs only in the worker (``serve`` is the process's target). The user's functions, their
-layer caches and what they print stay here; what goes back is arrays, findings and
-errors as (class name, message). Batches of points are evaluated on one set of working
-copies, each entry set and restored around a call; should the code change its inputs,
-the batch is redone on fresh copies, one per call, and so is every later one.
+A ``Session`` holds the loaded code, the last point it was sent, and what it has learnt
+(whether the code changes its inputs). Batches of points are evaluated on one set of
+working copies, each entry set and restored around a call; should the code change its
+inputs, the batch is redone on fresh copies, one per call, and so is every later one.
+Complex-step batches are checked before they are trusted.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import io
-import os
-import random
-import signal
-import sys
-import traceback
 import warnings
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from gradcheck import limits
 from gradcheck.errors import GradcheckError
-from gradcheck.source.code import CodeRef
 from gradcheck.targets.conventions import (
     NO_CACHE,
     Call,
@@ -42,8 +33,7 @@ LOADING, FUNCTION, HELPER = -1, 0, 1
 
 ComplexWarning = getattr(np, "exceptions", np).ComplexWarning
 
-#: Characters of the user's printing kept per evaluation, and of an exception's message.
-PRINTED = 4000
+#: Characters of an exception's message kept in ours.
 MESSAGE = 300
 
 #: Complex step is trusted only where it matches a central difference to this relative
@@ -52,8 +42,6 @@ COMPLEX_AGREEMENT = 1e-3
 
 #: Two calls at one point may differ by this, relative, and still count as the same.
 SAME = 1e-13
-
-PACKAGE = Path(__file__).resolve().parent.parent
 
 
 class CodeError(GradcheckError):
@@ -68,137 +56,11 @@ class ComplexStepRefused(GradcheckError):
     """Complex step does not apply to this code; fall back to differences."""
 
 
-class Printed(io.TextIOBase):
-    """What the user's code prints: kept up to a bound, never on gradcheck's output."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if self.size < PRINTED:
-            self.parts.append(text[: PRINTED - self.size])
-        self.size += len(text)
-        return len(text)
-
-    def take(self) -> str:
-        """What was printed since the last take."""
-        text, self.parts, self.size = "".join(self.parts), [], 0
-        return text
-
-
-def serve(conn, parent_end, refs: tuple[CodeRef, CodeRef | None], kind: str, busy) -> None:
-    """The worker's main loop: load the code, then answer (op, args) until told to stop."""
-    parent_end.close()  # forked with both ends: the parent's must close for EOF to reach us
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    printed = Printed()
-    sys.stdout = sys.stderr = printed
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nor C-level writes on gradcheck's stdout
-    sys.dont_write_bytecode = True  # leave no __pycache__ in the user's folder
-    np.random.seed(0)  # code that draws at import draws the same on every run
-    random.seed(0)
-    folders = [ref.path.parent for ref in refs if ref is not None]
-    try:
-        worker = Session(load(refs, kind, busy), busy, printed)
-        conn.send(("ok", worker.info()))
-    except BaseException as e:
-        conn.send(failure(e, folders, refs[0].name))
-        return
-    while True:
-        try:
-            op, args = conn.recv()
-        except (EOFError, OSError):
-            return
-        if op == "stop":
-            return
-        try:
-            reply = ("ok", getattr(worker, op)(*args))
-        except BaseException as e:
-            who = refs[1].name if busy.value == HELPER and refs[1] else refs[0].name
-            reply = failure(e, folders, who)
-        busy.value = FUNCTION
-        conn.send(reply)
-
-
-def load(refs: tuple[CodeRef, CodeRef | None], kind: str, busy) -> Code:
-    """Import the user's file(s) and find the functions named."""
-    modules: dict[Path, Any] = {}
-    functions = []
-    for ref in refs:
-        if ref is None:
-            functions.append(None)
-            continue
-        if ref.path not in modules:
-            modules[ref.path] = _import(ref.path)
-        function = getattr(modules[ref.path], ref.name, None)
-        if function is None:
-            raise ReturnError(f"{ref.file} defines no {ref.name!r} once imported")
-        if not callable(function):
-            raise ReturnError(f"{ref.text} is {describe(function)}, not a function")
-        functions.append(function)
-    busy.value = FUNCTION
-    names = (refs[0].name, refs[1].name if refs[1] else "")
-    return Code(kind, functions[0], functions[1], names)
-
-
-def _import(path: Path) -> Any:
-    """The module at ``path``, imported as a script's sibling would see it."""
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)  # so that `import helpers` next to it works
-    name = path.stem
-    if name in sys.modules or not name.isidentifier():
-        name = f"_gradcheck_user_{len(sys.modules)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def failure(error: BaseException, folders: list[Path], who: str) -> tuple[str, str, str]:
-    """The reply for an error: ours by its class, the user's as a CodeError whose message
-    is their innermost frame (``layers.py, line 12, in f: ValueError: ...``)."""
-    if isinstance(error, GradcheckError):
-        return ("error", type(error).__name__, error.message)
-    text = " ".join(str(error).split())
-    if len(text) > MESSAGE:
-        text = text[:MESSAGE] + "..."
-    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _theirs(f.filename, folders)]
-    if not frames:
-        return ("error", "CodeError", f"{who} raised {what}")
-    last = frames[-1]
-    return (
-        "error",
-        "CodeError",
-        f"{_shown(last.filename)}, line {last.lineno}, in {last.name}: {what}",
-    )
-
-
-def _theirs(filename: str, folders: list[Path]) -> bool:
-    """A frame in the user's code: under their files' folders, not a library's nor ours."""
-    path = Path(filename).resolve()
-    if "site-packages" in path.parts or "dist-packages" in path.parts:
-        return False
-    if path.is_relative_to(PACKAGE):
-        return False
-    return any(path.is_relative_to(folder) for folder in folders)
-
-
-def _shown(filename: str) -> str:
-    """A path as the user knows it: relative to the current folder when inside it."""
-    relative = os.path.relpath(filename)
-    return filename if relative.startswith("..") else relative
-
-
 class Session:
     """The loaded code, the last point, and the batches evaluated at it."""
 
-    def __init__(self, code: Code, busy, printed: Printed) -> None:
+    def __init__(self, code: Code, busy, printed) -> None:
+        """``busy`` is shared with the parent; ``printed`` collects what the code prints."""
         self.code = code
         self.busy = busy
         self.printed = printed
@@ -363,6 +225,8 @@ class Session:
                 if dout is not None:
                     _check_dout(dout, checked, self.code.name)
                     checked = np.sum(checked * dout)
+                if rows * checked.size > limits.ENTRIES.value:
+                    raise GradcheckError(limits.ENTRIES.message(rows * checked.size, "a batch"))
                 dtype = np.result_type(checked.dtype, np.float64)
                 result = np.empty((rows, *np.shape(checked)), dtype=dtype)
                 result[0] = checked

@@ -8,14 +8,24 @@ so the cost of a check is the user's own calls. A request that outlives ``timeou
 the worker (the next request starts a fresh one); an exception in the user's code comes
 back as a ``CodeError`` with their traceback trimmed to their files. Nothing the code
 does reaches the caller's arrays: the worker gets copies and hands the code copies.
+
+Both sides of the pipe are here: ``Worker`` in gradcheck's process, ``serve`` in the
+worker's (it imports the code, then hands each request to a ``session.Session``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import io
 import math
 import multiprocessing
+import os
+import random
+import signal
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,23 +34,34 @@ import numpy.random  # loaded once here, not in every forked worker
 from gradcheck import limits
 from gradcheck.errors import GradcheckError
 from gradcheck.source.code import CodeRef
-from gradcheck.targets import session
-from gradcheck.targets.conventions import Call, ReturnError
-from gradcheck.targets.session import LOADING, CodeError, CodeTimeout, ComplexStepRefused
+from gradcheck.targets.conventions import Call, Code, ReturnError, describe
+from gradcheck.targets.session import (
+    FUNCTION,
+    HELPER,
+    LOADING,
+    MESSAGE,
+    CodeError,
+    CodeTimeout,
+    ComplexStepRefused,
+    Session,
+)
 
 __all__ = ["Call", "CodeError", "CodeTimeout", "ComplexStepRefused", "Worker"]
 
 #: fork starts a worker in milliseconds; macOS forks unsafely (system frameworks), and
 #: Windows cannot: there a worker is spawned, and imports gradcheck anew.
-START = (
-    "fork"
-    if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
-    else "spawn"
-)
+FORK = "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
+START = "fork" if FORK else "spawn"
 
 #: The errors a worker may send back, by name (exceptions themselves are not pickled:
 #: a GradcheckError's keyword arguments do not survive it).
 ERRORS = {cls.__name__: cls for cls in (GradcheckError, ReturnError, CodeError, ComplexStepRefused)}
+
+#: Characters of the user's printing kept per evaluation.
+PRINTED = 4000
+
+#: gradcheck's own folder: frames in it are never the user's.
+PACKAGE = Path(__file__).resolve().parent.parent
 
 #: A direction with fewer nonzero entries than this fraction of its size is sent as
 #: (indices, values): bisection probes along directions confined to small blocks.
@@ -143,7 +164,7 @@ class Worker:
                 stream.flush()
         refs = (self.function, self.helper)
         process = context.Process(
-            target=session.serve,
+            target=serve,
             args=(child, parent, refs, self.kind, self._busy),
             name="gradcheck-worker",
             daemon=True,
@@ -232,3 +253,133 @@ def _pack(u: np.ndarray):
     if nonzero.size < SPARSE * u.size:
         return (u.shape, u.dtype.str, nonzero, u.ravel()[nonzero])
     return u
+
+
+# -- the worker's side -------------------------------------------------------------------
+
+
+class Printed(io.TextIOBase):
+    """What the user's code prints: kept up to a bound, never on gradcheck's output."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.size < PRINTED:
+            self.parts.append(text[: PRINTED - self.size])
+        self.size += len(text)
+        return len(text)
+
+    def take(self) -> str:
+        """What was printed since the last take."""
+        text, self.parts, self.size = "".join(self.parts), [], 0
+        return text
+
+
+def serve(conn, parent_end, refs: tuple[CodeRef, CodeRef | None], kind: str, busy) -> None:
+    """The worker's main loop: load the code, then answer (op, args) until told to stop."""
+    parent_end.close()  # forked with both ends: the parent's must close for EOF to reach us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    printed = Printed()
+    sys.stdout = sys.stderr = printed
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nor C-level writes on gradcheck's stdout
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the user's folder
+    np.random.seed(0)  # code that draws at import draws the same on every run
+    random.seed(0)
+    folders = [ref.path.parent for ref in refs if ref is not None]
+    try:
+        worker = Session(load(refs, kind, busy), busy, printed)
+        conn.send(("ok", worker.info()))
+    except BaseException as e:
+        conn.send(failure(e, folders, refs[0].name))
+        return
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        if op == "stop":
+            return
+        try:
+            reply = ("ok", getattr(worker, op)(*args))
+        except BaseException as e:
+            who = refs[1].name if busy.value == HELPER and refs[1] else refs[0].name
+            reply = failure(e, folders, who)
+        busy.value = FUNCTION
+        conn.send(reply)
+
+
+def load(refs: tuple[CodeRef, CodeRef | None], kind: str, busy) -> Code:
+    """Import the user's file(s) and find the functions named."""
+    modules: dict[Path, Any] = {}
+    functions = []
+    for ref in refs:
+        if ref is None:
+            functions.append(None)
+            continue
+        if ref.path not in modules:
+            modules[ref.path] = _import(ref.path)
+        function = getattr(modules[ref.path], ref.name, None)
+        if function is None:
+            raise ReturnError(f"{ref.file} defines no {ref.name!r} once imported")
+        if not callable(function):
+            raise ReturnError(f"{ref.text} is {describe(function)}, not a function")
+        functions.append(function)
+    busy.value = FUNCTION
+    names = (refs[0].name, refs[1].name if refs[1] else "")
+    return Code(kind, functions[0], functions[1], names)
+
+
+def _import(path: Path) -> Any:
+    """The module at ``path``, imported as a script's sibling would see it."""
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so that `import helpers` next to it works
+    name = path.stem
+    if name in sys.modules or not name.isidentifier():
+        name = f"_gradcheck_user_{len(sys.modules)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def failure(error: BaseException, folders: list[Path], who: str) -> tuple[str, str, str]:
+    """The reply for an error: ours by its class, the user's as a CodeError whose message
+    is their innermost frame (``layers.py, line 12, in f: ValueError: ...``)."""
+    if isinstance(error, GradcheckError):
+        return ("error", type(error).__name__, error.message)
+    text = " ".join(str(error).split())
+    if len(text) > MESSAGE:
+        text = text[:MESSAGE] + "..."
+    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _theirs(f.filename, folders)]
+    if not frames:
+        return ("error", "CodeError", f"{who} raised {what}")
+    last = frames[-1]
+    return (
+        "error",
+        "CodeError",
+        f"{_shown(last.filename)}, line {last.lineno}, in {last.name}: {what}",
+    )
+
+
+def _theirs(filename: str, folders: list[Path]) -> bool:
+    """A frame in the user's code: under their files' folders, not a library's nor ours."""
+    path = Path(filename).resolve()
+    if "site-packages" in path.parts or "dist-packages" in path.parts:
+        return False
+    if path.is_relative_to(PACKAGE):
+        return False
+    return any(path.is_relative_to(folder) for folder in folders)
+
+
+def _shown(filename: str) -> str:
+    """A path as the user knows it: relative to the current folder when inside it."""
+    relative = os.path.relpath(filename)
+    return filename if relative.startswith("..") else relative
