@@ -9,6 +9,7 @@ import click
 
 from gradcheck.cli.options import checking, common, name_list
 from gradcheck.errors import GradcheckError
+from gradcheck.render.safe import printable
 
 
 @click.command("eval")
@@ -76,10 +77,10 @@ def _emit(report, fmt: str, no_color: bool) -> None:
 
         click.echo(json.dumps(to_json(report), indent=2))
         for problem in errors:
-            click.echo(f"error: {problem.message}", err=True)
+            click.echo(f"error: {printable(str(problem.message))}", err=True)
         return
     if len(report.problems) == 1 and errors:
-        click.echo(f"error: {errors[0].message}", err=True)
+        click.echo(f"error: {printable(str(errors[0].message))}", err=True)
         return
     from gradcheck.render.console import make_console
     from gradcheck.render.tables import render

@@ -17,6 +17,7 @@ from gradcheck.cli.eval import eval_command
 from gradcheck.cli.sweep import sweep_command
 from gradcheck.cli.trace import trace_command
 from gradcheck.errors import GradcheckError
+from gradcheck.render.safe import printable
 from gradcheck.version import __version__
 
 
@@ -44,7 +45,7 @@ class Gradcheck(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, code: int = 2):
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     ctx.exit(code)
 
 

@@ -8,6 +8,7 @@ import sys
 import click
 
 from gradcheck.cli.options import common, name_list
+from gradcheck.render.safe import printable
 
 
 @click.command("trace")
@@ -65,7 +66,7 @@ def trace_command(
     if dot:
         from gradcheck.render.graph import write_graph
 
-        click.echo(write_graph(result, dot), err=True)
+        click.echo(printable(write_graph(result, dot)), err=True)
     from gradcheck.render.trace import trace_json, trace_latex, trace_view
 
     if fmt == "json":

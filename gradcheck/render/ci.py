@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import PurePath
 
 from gradcheck.render.console import plain_text
+from gradcheck.render.safe import printable, xml_safe
 from gradcheck.render.summary import what_is_wrong
 from gradcheck.render.tables import problem_view
 from gradcheck.results import Report
@@ -14,7 +15,8 @@ from gradcheck.results import Report
 def junit(report: Report) -> str:
     """A JUnit XML document: one <testcase> per problem, failures and errors with messages.
 
-    A kink is not a failure: it is reported in the test case's <system-out>.
+    A kink is not a failure: it is reported in the test case's <system-out>. The document
+    is well-formed whatever the names hold: their control characters are escaped.
     """
     counts = report.summary
     total = f"{sum(p.seconds for p in report.problems):.3f}"
@@ -29,16 +31,20 @@ def junit(report: Report) -> str:
     suite = ElementTree.SubElement(suites, "testsuite", name="gradcheck", **attributes)
     for p in report.problems:
         case = ElementTree.SubElement(
-            suite, "testcase", name=p.name, classname=_classname(p.file), time=f"{p.seconds:.3f}"
+            suite,
+            "testcase",
+            name=printable(p.name),
+            classname=_classname(p.file),
+            time=f"{p.seconds:.3f}",
         )
         if p.file:
-            case.set("file", p.file)
+            case.set("file", printable(p.file))
         if p.line:
             case.set("line", str(p.line))
         if p.status in ("fail", "error"):
             tag = "failure" if p.status == "fail" else "error"
             outcome = ElementTree.SubElement(case, tag, message=what_is_wrong(p), type=p.status)
-            outcome.text = plain_text(problem_view(p))
+            outcome.text = xml_safe(plain_text(problem_view(p)))
         elif p.status == "kink":
             ElementTree.SubElement(case, "system-out").text = "kink: " + what_is_wrong(p)
     ElementTree.indent(suites)
@@ -48,7 +54,7 @@ def junit(report: Report) -> str:
 def _classname(file: str | None) -> str:
     if file is None:
         return "gradcheck"
-    return ".".join(PurePath(file).with_suffix("").parts)
+    return printable(".".join(PurePath(file).with_suffix("").parts))
 
 
 def annotations(report: Report) -> list[str]:
@@ -67,7 +73,9 @@ def annotations(report: Report) -> list[str]:
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The workflow-command escaping of a message, then any other control character
+    escaped, so that no line of ours can start a workflow command of theirs."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _property(text: str) -> str:

@@ -7,6 +7,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from gradcheck.render.safe import escaped, printable
+
 
 def derivative_latex(rows) -> list[str]:
     """One LaTeX line per entry, unwrapped, ready to paste into a write-up."""
@@ -17,6 +19,7 @@ def derivative_latex(rows) -> list[str]:
 
 def derivative_view(expression: str, rows) -> RenderableType:
     """``d/dw1 = ...`` for each entry (``gradcheck diff``)."""
+    expression, rows = printable(expression), escaped(rows)
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
     table.add_column(no_wrap=True, style="bold")
     table.add_column()

@@ -8,6 +8,7 @@ import numpy as np
 
 from gradcheck.errors import GradcheckError
 from gradcheck.render.output import writing
+from gradcheck.render.safe import printable
 from gradcheck.render.sweep import PLOT_FLOOR
 
 #: The pictures matplotlib draws for us.
@@ -56,7 +57,8 @@ def save_plot(result, path: str) -> None:
                 )
         axes.set_xlabel("step h")
         axes.set_ylabel("relative error")
-        axes.set_title(f"d/d{result.entry} of {result.name}  (stars: automatic steps)", fontsize=9)
+        title = f"d/d{result.entry} of {result.name}  (stars: automatic steps)"
+        axes.set_title(printable(title).replace("$", r"\$"), fontsize=9)  # $ starts TeX
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize=8)
         figure.tight_layout()

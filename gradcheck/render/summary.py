@@ -9,11 +9,17 @@ from rich.text import Text
 
 from gradcheck.render.console import STYLE
 from gradcheck.render.numbers import entry
+from gradcheck.render.safe import escaped, printable
 from gradcheck.results import STATUSES, CauseCode, ProblemResult, Report
 
 
 def what_is_wrong(p: ProblemResult) -> str:
-    """One line: the error, or what failed (diagnosis first), or the kink; '' for a pass."""
+    """One line: the error, or what failed (diagnosis first), or the kink; '' for a pass
+    (control characters escaped)."""
+    return printable(_reasons(p))
+
+
+def _reasons(p: ProblemResult) -> str:
     if p.status == "error":
         return p.message or "could not be checked"
     reasons = []
@@ -74,6 +80,7 @@ def worst_error(p: ProblemResult) -> float | None:
 
 def summary(report: Report) -> RenderableType:
     """One row per problem: status, name, where, worst error, what is wrong; then totals."""
+    report = escaped(report)
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("status", no_wrap=True, min_width=6)
     table.add_column("problem", max_width=44, overflow="fold")

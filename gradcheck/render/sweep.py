@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck.render.numbers import error_text, format_array
+from gradcheck.render.safe import escaped
 
 #: One letter and colour per estimator, in the terminal plot and its legend.
 MARKS = {
@@ -26,6 +27,7 @@ PLOT_FLOOR = 1e-17
 
 def sweep_view(result) -> RenderableType:
     """The errors step by step, the best and automatic step per method, and the plot."""
+    result = escaped(result)
     parts: list[RenderableType] = [Text.assemble(("● ", "bold"), (result.name, "bold"))]
     at = ", ".join(f"{n} = {format_array(v)}" for n, v in result.at.items())
     parts.append(Text(f"  at  {at}", style="dim"))

@@ -24,6 +24,7 @@ from gradcheck.render.numbers import (
     exact,
     format_array,
 )
+from gradcheck.render.safe import escaped
 from gradcheck.render.summary import summary, worst_error
 from gradcheck.results import STATUSES, GradientResult, PointResult, ProblemResult, Report
 
@@ -39,7 +40,11 @@ CAUSES_PER_INPUT = 5
 
 
 def render(report: Report) -> RenderableType:
-    """Every problem in full: point, value, gradient table, claims, notes, verdict."""
+    """Every problem in full: point, value, gradient table, claims, notes, verdict.
+
+    Here and in every view below, text from files (names, paths, formulas) is shown
+    with its control characters escaped.
+    """
     return Group(*(problem_view(p) for p in report.problems))
 
 
@@ -58,6 +63,7 @@ def batch_view(report: Report, verbose: bool, shard: tuple[int, int] | None) -> 
 
 def problem_view(p: ProblemResult) -> RenderableType:
     """One problem in full: title, each point's table, expected numbers, claims, verdict."""
+    p = escaped(p)
     parts: list[RenderableType] = []
     title = Text.assemble(("● ", STYLE[p.status]), (p.name, "bold"))
     if p.file:

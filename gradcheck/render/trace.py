@@ -15,6 +15,7 @@ from rich.text import Text
 
 from gradcheck.render.console import STYLE
 from gradcheck.render.numbers import array_summary, format_array
+from gradcheck.render.safe import escaped
 from gradcheck.tools.trace import Local, Trace, TraceNode, written_as
 
 #: Significant digits of a scalar (arrays show 6, like the check tables).
@@ -32,6 +33,7 @@ ONE_LINE = 24
 
 def trace_view(trace: Trace) -> RenderableType:
     """Forward values, then adjoints and local derivatives backward, then any verdict."""
+    trace = escaped(trace)
     parts: list[RenderableType] = [_heading(trace)]
     parts.append(Padding(_title("forward", "each node's value, in evaluation order"), (1, 0, 0, 2)))
     parts.append(Padding(_forward_table(trace), (0, 0, 0, 2)))
