@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -149,12 +150,13 @@ class Session:
         if np.iscomplexobj(entries):
             dtypes[name] = np.result_type(base[name].dtype, entries.dtype)
         original = base[name].astype(dtypes[name]).reshape(-1)
+        at, moved, kept = flat.tolist(), entries.tolist(), original[flat].tolist()
 
-        def place(work, r):
-            work[name].reshape(-1)[flat[r]] = entries[r]
+        def place(work, flats, r):
+            flats[name][at[r]] = moved[r]
 
-        def undo(work, r):
-            work[name].reshape(-1)[flat[r]] = original[flat[r]]
+        def undo(work, flats, r):
+            flats[name][at[r]] = kept[r]
 
         run = self._batch(len(entries), place, undo, dtypes, dout, ())
         if not np.iscomplexobj(entries):
@@ -179,7 +181,7 @@ class Session:
         for name, u in direction.items():
             dtypes[name] = np.result_type(base[name].dtype, u.dtype, ts.dtype)
 
-        def place(work, r):
+        def place(work, flats, r):
             for name, u in direction.items():
                 np.add(base[name], ts[r] * u, out=work[name], casting="unsafe")
 
@@ -192,10 +194,10 @@ class Session:
         )
 
     def _batch(self, rows: int, place, undo, dtypes: dict, dout, moved: tuple[str, ...]):
-        """A thunk for the stacked outputs of ``rows`` points. ``place(work, r)`` sets row r
-        on the working copies and ``undo`` restores it; ``moved`` inputs are rewritten
-        whole by each place. If the code changed its inputs, it is all done again on fresh
-        copies per call."""
+        """A thunk for the stacked outputs of ``rows`` points. ``place(work, flats, r)``
+        sets row r on the working copies (``flats``: the same, flat) and ``undo`` restores
+        it; ``moved`` inputs are rewritten whole by each place. If the code changed its
+        inputs, it is all done again on fresh copies per call."""
 
         def run() -> np.ndarray:
             self.busy.value = FUNCTION
@@ -209,40 +211,63 @@ class Session:
         return run
 
     def _loop(self, rows, place, undo, work, dtypes, dout) -> np.ndarray:
-        output = self.code.output
-        result = shape = None
+        """One call per row: the outputs, each checked against the first, stacked.
+
+        The loop is the cost of a check beyond the user's own calls, so it does little:
+        the first row is checked whole, the others when stacked."""
+        function, output, direct = self.code.function, self.code.output, self.code.kind == "grad"
+        fresh, outputs = self.mutates, []
+        flats = {n: a.reshape(-1) for n, a in work.items()}
         for r in range(rows):
-            if self.mutates:
+            if fresh:
                 work = _copies(self.point, dtypes)
-            place(work, r)
-            raw = output(work)
+                flats = {n: a.reshape(-1) for n, a in work.items()}
+            place(work, flats, r)
+            value = function(**work) if direct else output(work)  # a frame less per call
             if undo is not None:
-                undo(work, r)
-            value = np.asarray(raw)
-            if result is None:
-                checked = self.code.value(raw)
-                shape = value.shape
-                if dout is not None:
-                    _check_dout(dout, checked, self.code.name)
-                    checked = np.sum(checked * dout)
-                if rows * checked.size > limits.ENTRIES.value:
-                    raise GradcheckError(limits.ENTRIES.message(rows * checked.size, "a batch"))
-                dtype = np.result_type(checked.dtype, np.float64)
-                result = np.empty((rows, *np.shape(checked)), dtype=dtype)
-                result[0] = checked
-                continue
-            if value.shape != shape or value.dtype.kind not in "biufc":
-                self.code.value(raw)  # names what is wrong with it, if anything
-                raise ReturnError(
-                    f"{self.code.name} returned {describe(value)} at one point "
-                    f"and an array of shape {shape} at another"
-                )
-            result[r] = (
-                np.sum(value * dout) if dout is not None else value.reshape(result.shape[1:])
-            )
-        if result is None:
+                undo(work, flats, r)
+            if r == 0:
+                self._first(value, rows, dout)
+            if dout is not None:
+                value = np.asarray(value)
+                if value.shape != dout.shape:
+                    _check_dout(dout, value, self.code.name)
+                value = (value * dout).sum()
+            elif type(value) is np.ndarray:
+                value = value.copy()  # a buffer the code reuses must not alias the rows
+            outputs.append(value)
+        return self._stack(outputs, dout)
+
+    def _first(self, value: Any, rows: int, dout) -> None:
+        """The first row's output follows the convention, fits dout, and the batch its bound."""
+        checked = self.code.value(value)
+        if dout is not None:
+            _check_dout(dout, checked, self.code.name)
+        elif rows * checked.size > limits.ENTRIES.value:
+            raise GradcheckError(limits.ENTRIES.message(rows * checked.size, "a batch"))
+
+    def _stack(self, outputs: list, dout) -> np.ndarray:
+        """The rows' outputs as one array: (rows,) for numbers, (rows, *out) for a layer."""
+        rows = len(outputs)
+        if not rows:
             return np.empty((0,))
-        return result
+        try:
+            stacked = np.array(outputs)
+        except (ValueError, TypeError):
+            stacked = None
+        first = np.shape(outputs[0])
+        if stacked is None or stacked.dtype.kind not in "biufc" or stacked.shape[1:] != first:
+            for value in outputs:
+                if np.shape(value) != first:
+                    self.code.value(value)  # names what is wrong with it, if anything
+                    raise ReturnError(
+                        f"{self.code.name} returned {describe(value)} at one point "
+                        f"and {describe(outputs[0])} at another"
+                    )
+                self.code.value(value)
+        if self.code.kind != "layer" or dout is not None:
+            stacked = stacked.reshape(rows)
+        return stacked.astype(np.result_type(stacked.dtype, np.float64), copy=False)
 
     def _complex(
         self, run: Callable[[], np.ndarray], points: np.ndarray, real, dtype: np.dtype
@@ -286,7 +311,8 @@ class Session:
 
 
 def _copies(point: dict[str, np.ndarray], dtypes: dict | None = None) -> dict[str, np.ndarray]:
-    """Fresh C-ordered copies of the inputs, in the working dtypes where given."""
+    """Fresh C-ordered copies of the inputs, in the working dtypes where given (C order, so
+    that their flat views write through)."""
     return {
         n: np.array(a, dtype=(dtypes or {}).get(n, a.dtype), order="C") for n, a in point.items()
     }
