@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradcheck import limits
 from gradcheck.errors import GradcheckError
 from gradcheck.source.code import parse_ref
+from gradcheck.targets import worker as worker_module
 from gradcheck.targets.conventions import ReturnError
 from gradcheck.targets.worker import CodeError, CodeTimeout, ComplexStepRefused, Worker
 
@@ -392,3 +394,39 @@ def test_the_worker_is_another_process_and_the_parent_never_imports_the_code():
         worker.parameters()
         assert worker._process.pid != os.getpid()
     assert "good" not in sys.modules
+
+
+def test_an_output_buffer_reused_by_the_code_does_not_alias_the_rows():
+    x = np.array([1.0, 2.0, 3.0])
+    with Worker(bad("reuses_buffer"), backward=ref("relu_backward")) as worker:
+        rows = worker.values({"x": x}, "x", np.array([0, 1]), np.array([10.0, 20.0]))
+    np.testing.assert_array_equal(rows, [[20.0, 4.0, 6.0], [2.0, 40.0, 6.0]])
+
+
+def test_an_output_whose_shape_changes_between_rows_is_named():
+    x = np.array([1.0, 2.0, 3.0])
+    with (
+        Worker(bad("shape_changes"), backward=ref("relu_backward")) as worker,
+        pytest.raises(ReturnError, match=r"an array of shape \(2,\) at one point and an array"),
+    ):
+        worker.values({"x": x}, "x", np.array([1, 0]), np.array([5.0, -1.0]))
+
+
+def test_a_batch_beyond_the_entries_limit_is_refused_before_it_runs():
+    x = np.ones(10_000)
+    rows = limits.ENTRIES.value // x.size + 1
+    layer = Worker(ref("relu_forward"), backward=ref("relu_backward"))
+    limit = r"a batch has 10,010,000 entries, above the limit of 10,000,000; --max-entries"
+    with layer, pytest.raises(GradcheckError, match=limit):
+        layer.values({"x": x}, "x", np.zeros(rows, dtype=int), np.ones(rows))
+
+
+def test_a_spawned_worker_behaves_as_a_forked_one(monkeypatch):
+    monkeypatch.setattr(worker_module, "START", "spawn")  # macOS and Windows
+    with Worker(ref("quad"), grad=ref("quad_grad")) as worker:
+        call = worker.evaluate({"W": W, "x": X})
+        rows = worker.values({"W": W, "x": X}, "x", np.array([0]), X[:1] + 1.0)
+    np.testing.assert_allclose(call.grads["x"], quad_truth(W, X)["x"])
+    moved = X.copy()
+    moved[0] += 1.0
+    assert rows[0] == pytest.approx(0.5 * np.sum((W @ moved) ** 2))

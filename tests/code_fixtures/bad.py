@@ -115,3 +115,16 @@ def positional_only(x, /):
 
 
 not_a_function = 3.0
+
+
+BUFFER = np.zeros(3)
+
+
+def reuses_buffer(x):
+    """Returns the same array object on every call, overwritten each time."""
+    BUFFER[:] = 2 * x
+    return BUFFER
+
+
+def shape_changes(x):
+    return np.zeros(3) if x[0] > 0 else np.zeros(2)
