@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck import limits
+from gradcheck.deadline import TimeLimit, deadline
 from gradcheck.errors import GradcheckError
 from gradcheck.source.code import parse_ref
 from gradcheck.targets import worker as worker_module
@@ -430,3 +431,12 @@ def test_a_spawned_worker_behaves_as_a_forked_one(monkeypatch):
     moved = X.copy()
     moved[0] += 1.0
     assert rows[0] == pytest.approx(0.5 * np.sum((W @ moved) ** 2))
+
+
+def test_a_request_interrupted_by_the_problems_deadline_leaves_no_stale_reply():
+    with Worker(bad("sleeps"), timeout=30) as worker:
+        with pytest.raises(TimeLimit), deadline(0.3, "the problem"):
+            worker.evaluate({"x": np.array([2.0])})
+        # the reply to the interrupted request never answers the next one
+        assert worker.evaluate({"x": np.array([0.0])}).value == 0.0
+        assert worker.evaluate({"x": np.array([0.01])}).value == 0.01

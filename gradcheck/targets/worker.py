@@ -98,7 +98,7 @@ class Worker:
         self._sent: dict[str, np.ndarray] | None = None
 
     def __enter__(self) -> Worker:
-        self._start()
+        self._guarded(self._start)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -116,7 +116,7 @@ class Worker:
     def parameters(self) -> list[str]:
         """The function's parameters that have no default, in order."""
         if self._process is None:
-            self._start()
+            self._guarded(self._start)
         return list(self._info["required"])
 
     def evaluate(self, inputs: dict, dout: np.ndarray | None = None) -> Call:
@@ -172,10 +172,12 @@ class Worker:
         process.start()
         child.close()
         self._process, self._conn, self._sent = process, parent, None
-        self._info = self._receive()
+        self._info = _answer(self._receive())
 
     def _end(self) -> None:
         """Kill the worker if it still runs, and forget it and what it held."""
+        if self._process is None:
+            return
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
@@ -184,14 +186,26 @@ class Worker:
         self._sent = None
 
     def _request(self, op: str, inputs: dict, *args) -> Any:
-        if self._process is None:
-            self._start()
-        point = self._point(inputs)
+        def exchange():
+            if self._process is None:
+                self._start()
+            message = (op, (self._point(inputs), *args))
+            try:
+                self._conn.send(message)
+            except OSError:
+                self._ended()
+            return self._receive()
+
+        return _answer(self._guarded(exchange))
+
+    def _guarded(self, exchange):
+        """Run one exchange with the worker; anything that interrupts it (a time limit,
+        Ctrl-C, a broken pipe) leaves the worker in an unknown state, so it is ended."""
         try:
-            self._conn.send((op, (point, *args)))
-        except OSError:
-            self._ended()
-        return self._receive()
+            return exchange()
+        except BaseException:
+            self._end()
+            raise
 
     def _point(self, inputs: dict) -> dict[str, np.ndarray] | None:
         """The inputs to send as arrays, or None when the worker holds them already."""
@@ -201,19 +215,16 @@ class Worker:
         self._sent = {n: a.copy() for n, a in arrays.items()}
         return arrays
 
-    def _receive(self) -> Any:
+    def _receive(self) -> tuple:
+        """The worker's whole reply: ("ok", result) or ("error", class name, message)."""
         if not self._conn.poll(self.timeout):
             running = self._running()
             self._end()
             raise CodeTimeout(f"{running} did not return within {self.timeout:g} s (--timeout)")
         try:
-            status, *reply = self._conn.recv()
+            return self._conn.recv()
         except (EOFError, OSError):
             self._ended()
-        if status == "ok":
-            return reply[0]
-        kind, message = reply
-        raise ERRORS.get(kind, GradcheckError)(message)
 
     def _ended(self):
         """The worker died under the user's code (a crash, ``os._exit``, the OOM killer)."""
@@ -229,8 +240,17 @@ class Worker:
         busy = self._busy.value
         if busy == LOADING:
             return f"importing {self.function.file}"
-        ref = self.helper if busy == 1 and self.helper is not None else self.function
+        ref = self.helper if busy == HELPER and self.helper is not None else self.function
         return ref.name
+
+
+def _answer(reply: tuple) -> Any:
+    """The result of a reply, or its error raised (the worker itself is fine)."""
+    status, *rest = reply
+    if status == "ok":
+        return rest[0]
+    kind, message = rest
+    raise ERRORS.get(kind, GradcheckError)(message)
 
 
 def _array(value) -> np.ndarray | None:

@@ -1,6 +1,7 @@
 """Wrong code of every kind gradcheck must name (fixtures for tests/test_code_*.py)."""
 
 import os
+import time
 
 import numpy as np
 from helper import explode
@@ -128,3 +129,9 @@ def reuses_buffer(x):
 
 def shape_changes(x):
     return np.zeros(3) if x[0] > 0 else np.zeros(2)
+
+
+def sleeps(x):
+    """Takes x[0] seconds, then returns x[0]."""
+    time.sleep(x[0])
+    return x[0], np.ones_like(x)
