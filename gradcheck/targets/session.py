@@ -67,6 +67,7 @@ class Session:
         self.printed = printed
         self.point: dict[str, np.ndarray] = {}
         self.names: tuple[str, ...] = ()
+        self.refused: ReturnError | None = None  # why the code cannot take the point
         self.mutates = False  # once seen, every call gets fresh copies
 
     def info(self) -> dict:
@@ -83,10 +84,18 @@ class Session:
         return {"required": required}
 
     def _use(self, point: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """The point sent, or the one held (None); kept even when the code cannot take it,
+        since the parent will not send it again."""
         if point is not None:
-            self.code.check_call(point)
             self.point = point
             self.names = order(self.code.signature, tuple(point))
+            self.refused = None
+            try:
+                self.code.check_call(point)
+            except ReturnError as e:
+                self.refused = e
+        if self.refused is not None:
+            raise self.refused
         return self.point
 
     def evaluate(self, point, dout) -> Call:
