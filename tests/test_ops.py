@@ -6,6 +6,7 @@ import pytest
 
 from gradcheck.engine import symbolic
 from gradcheck.engine.ops import FUNCTIONS, OPS
+from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate
 
 from .conftest import batched, program
@@ -62,6 +63,7 @@ CASES = [
     ("a @ b", {"a": anywhere(3), "b": anywhere(3)}),
     ("sum(c * A.T)", {"A": anywhere(2, 3), "c": anywhere(3, 2)}),
     ("sum(c * transpose(A))", {"A": anywhere(2, 3), "c": anywhere(3, 2)}),
+    ("sum(c * transpose(A))", {"A": anywhere(3), "c": anywhere(3)}),
     ("trace(A) * trace(A @ A)", {"A": anywhere(3, 3)}),
     ("det(A)", {"A": well_conditioned(3)}),
     ("sum(c * inv(A))", {"A": well_conditioned(3), "c": anywhere(3, 3)}),
@@ -115,7 +117,10 @@ def test_every_public_function_is_exercised():
     assert covered == set(FUNCTIONS)
 
 
-@pytest.mark.parametrize("name", ["relu", "abs", "sign", "max", "min", "leaky_relu", "norm"])
+@pytest.mark.parametrize(
+    "name",
+    ["relu", "abs", "sign", "max", "min", "leaky_relu", "norm"],
+)
 def test_nonsmooth_ops_declare_a_switch(name):
     assert OPS[name].switch is not None
 
@@ -131,3 +136,35 @@ def test_det_gradient_exists_for_singular_matrices():
     A = np.array([[1.0, 2.0], [2.0, 4.0]])
     _, grads = p.gradient(batched(A=A), ["A"])
     np.testing.assert_allclose(grads["A"][0], [[4.0, -2.0], [-2.0, 1.0]])  # the cofactors
+
+
+# ---------------------------------------------------------------- transpose, of any rank
+
+
+def test_transpose_reverses_every_axis_as_numpy_does():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    transpose = OPS["transpose"]
+    np.testing.assert_array_equal(transpose.forward(x[None])[0], x.T)
+    g = rng.normal(size=(1, 4, 3, 2))
+    np.testing.assert_array_equal(transpose.vjps[0](g, None, x[None])[0], g[0].T)
+    assert transpose.shape((2, 3, 4)) == (4, 3, 2)
+
+
+def test_transpose_of_a_3d_array_backprop_symbolic_and_perturbed():
+    values = {"A": anywhere(2, 3, 4), "c": anywhere(4, 3, 2)}
+    p = program("sum(c * A.T)", A=(2, 3, 4), c=(4, 3, 2))
+    value, grads = p.gradient(batched(**values), ["A", "c"])
+    assert value[0] == pytest.approx(np.sum(values["c"] * values["A"].T), rel=1e-14)
+    np.testing.assert_allclose(grads["A"][0], values["c"].T, rtol=1e-15)
+    np.testing.assert_allclose(grads["c"][0], values["A"].T, rtol=1e-15)
+    sym_value, sym_grads = evaluate(symbolic.tape_for(p, ["A", "c"]), values)
+    assert sym_value == pytest.approx(float(value[0]), rel=1e-14)
+    np.testing.assert_allclose(sym_grads["A"], values["c"].T.ravel(), rtol=1e-14)
+    # one moved entry of A lands where A.T puts it
+    at = np.arange(values["A"].size)
+    entry = values["A"].ravel() + 0.25
+    got, _ = Perturbation(p, p.forward(batched(**values)), "A")(at, entry)
+    for k in at:
+        moved = values["A"].copy()
+        moved.flat[k] = entry[k]
+        assert got[k] == pytest.approx(np.sum(values["c"] * moved.T), rel=1e-13)

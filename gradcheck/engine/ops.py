@@ -2,7 +2,8 @@
 
 Every array the graph handles carries a leading batch axis: a node of shape ``(3, 2)``
 holds an array of shape ``(B, 3, 2)``, where ``B`` is the number of points evaluated at
-once (``B == 1`` broadcasts against any ``B``).
+once (``B == 1`` broadcasts against any ``B``). The plumbing for that axis lives in
+``batched.py``, so that each rule here reads as the maths.
 
 * ``forward(*args)``: the batched NumPy value. Element-wise ops receive arguments already
   aligned for broadcasting; the others receive ``(B, *shape)`` arrays.
@@ -11,8 +12,9 @@ once (``B == 1`` broadcasts against any ``B``).
   the argument's shape by the graph (``unbroadcast``), never inside a rule.
 * ``sympy(sp, *args)``: the same operation on SymPy expressions. Element-wise rules take
   one scalar per argument; the others take NumPy object arrays without a batch axis.
-* ``switch(*args)``: for non-smooth ops, the signed distance of the argument to the
-  surface where the derivative jumps (``relu``: ``x``; ``max``: ``a - b``).
+* ``switch(*args)``: for piecewise ops, the signed distance of the argument to the
+  surface where the formula changes (``relu``: ``x``; ``max``: ``a - b``).
+* ``complex_safe``: whether complex step applies.
 
 SymPy is passed in as ``sp`` so that importing this table never imports SymPy.
 """
@@ -26,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.engine import batched as bt
+from gradcheck.engine.batched import DomainError
 
-class DomainError(Exception):
-    """An operation that has no value at the point (singular matrix, index out of range)."""
+__all__ = ["FUNCTIONS", "LEAKY_SLOPE", "OPS", "DomainError", "Op", "broadcast_shape"]
 
 
 @dataclass(frozen=True)
@@ -67,24 +70,15 @@ def _same(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape
 
 
-def _square(shape: tuple[int, ...]) -> int:
+def _square(shape: tuple[int, ...]) -> tuple[int, ...]:
     if len(shape) != 2 or shape[0] != shape[1]:
         raise ValueError("it needs a square matrix")
-    return shape[0]
-
-
-def _square_scalar(shape: tuple[int, ...]) -> tuple[int, ...]:
-    _square(shape)
-    return ()
-
-
-def _square_same(shape: tuple[int, ...]) -> tuple[int, ...]:
-    _square(shape)
     return shape
 
 
-def _transpose_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return shape[::-1]
+def _square_to_scalar(shape: tuple[int, ...]) -> tuple[int, ...]:
+    _square(shape)
+    return ()
 
 
 def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -107,67 +101,24 @@ def _outer_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return (math.prod(a), math.prod(b))
 
 
-# ---------------------------------------------------------------- batched helpers
+def _stack_shape(*items: tuple[int, ...]) -> tuple[int, ...]:
+    return (len(items), *items[0])
 
 
-def _rows(x: np.ndarray) -> np.ndarray:
-    """One row per batch entry: (B, *shape) -> (B, size)."""
-    return x.reshape(x.shape[0], -1)
+def _index_shape(x: tuple[int, ...], *indices: tuple[int, ...]) -> tuple[int, ...]:
+    return x[len(indices) :]
 
 
-def _per_entry(g: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """A per-row scalar (B,) reshaped to broadcast against (B, *shape)."""
-    return g.reshape(g.shape + (1,) * (like.ndim - 1))
+# ---------------------------------------------------------------- element-wise numerics
 
 
-def _adjoint_shape(g: np.ndarray, x: np.ndarray) -> tuple[int, ...]:
-    """The shape of x's adjoint: the upstream gradient's batch, x's entries."""
-    return g.shape[:1] + x.shape[1:]
+def _step(a, b=0.0):
+    """d max(a, b) / da: where a == b the gradient is split evenly, like SymPy's
+    Heaviside(0) = 1/2."""
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
 
 
-def _swap(m: np.ndarray) -> np.ndarray:
-    return np.swapaxes(m, -1, -2)
-
-
-def _as_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors promoted as NumPy's matmul does: a row on the left, a column on the right."""
-    return (a[:, None, :] if a.ndim == 2 else a), (b[:, :, None] if b.ndim == 2 else b)
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a2, b2 = _as_matrices(a, b)
-    out = a2 @ b2
-    if b.ndim == 2:
-        out = out[..., 0]
-    if a.ndim == 2:
-        out = out[..., 0, :] if b.ndim > 2 else out[..., 0]
-    return out
-
-
-def _matmul_g(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The upstream gradient reshaped to the promoted (matrix) product's shape."""
-    if a.ndim == 2 and b.ndim == 2:
-        return g[:, None, None]
-    if a.ndim == 2:
-        return g[:, None, :]
-    if b.ndim == 2:
-        return g[:, :, None]
-    return g
-
-
-def _matmul_vjp_a(g, out, a, b):
-    if a.ndim == 3 and b.ndim == 2:  # matrix @ vector: the gradient is an outer product,
-        return g[:, :, None] * b[:, None, :]  # which matmul with inner size 1 does slowly
-    _, b2 = _as_matrices(a, b)
-    return (_matmul_g(g, a, b) @ _swap(b2)).reshape(_adjoint_shape(g, a))
-
-
-def _matmul_vjp_b(g, out, a, b):
-    a2, _ = _as_matrices(a, b)
-    return (_swap(a2) @ _matmul_g(g, a, b)).reshape(_adjoint_shape(g, b))
-
-
-def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: np.ndarray) -> np.ndarray:
     if np.iscomplexobj(x):  # complex step: the analytic form (logaddexp is real only)
         return 1 / (1 + np.exp(-x))
     return np.exp(-np.logaddexp(0.0, -x))
@@ -177,113 +128,66 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.log1p(np.exp(x)) if np.iscomplexobj(x) else np.logaddexp(0.0, x)
 
 
-_erf_entries = np.frompyfunc(math.erf, 1, 1)
+def _entrywise(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
+    """A real function from ``math`` (erf) applied entry by entry: no complex points."""
+    each = np.frompyfunc(fn, 1, 1)
+    return lambda x: np.asarray(each(x)).astype(x.dtype)
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    return _erf_entries(x).astype(x.dtype)
+_erf = _entrywise(math.erf)
+_SQRT_PI = math.sqrt(math.pi)
 
 
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    rows = _rows(x)
-    top = np.max(rows.real, axis=1)  # the shift keeps exp in range; complex: its real part
-    top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.sum(np.exp(rows - top[:, None]), axis=1))
+def _leaky_relu(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, s * x)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    rows = _rows(x)
-    shifted = np.exp(rows - np.max(rows.real, axis=1, keepdims=True))
-    return (shifted / np.sum(shifted, axis=1, keepdims=True)).reshape(x.shape)
+_leaky_relu_derivatives = (
+    lambda o, x, s: np.where(x > 0, 1.0, s),
+    lambda o, x, s: np.minimum(x, 0.0),
+)
 
 
-def _softmax_vjp(g, out, x):
-    return out * (g - _per_entry(np.sum(_rows(g * out), axis=1), out))
-
-
-def _norm(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.sum(_rows(x) ** 2, axis=1))
-
-
-def _lapack(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """np.linalg takes float32/64 and complex only; other types (extended precision) go
-    through float64, losing their extra digits in this one operation."""
-
-    def call(a: np.ndarray) -> np.ndarray:
-        if a.dtype in (np.float32, np.float64, np.complex64, np.complex128):
-            return fn(a)
-        return fn(a.astype(np.float64)).astype(a.dtype)
-
-    return call
-
-
-_det = _lapack(np.linalg.det)
-
-
-@_lapack
-def _inv(a: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.inv(a)
-    except np.linalg.LinAlgError:
-        raise DomainError("the matrix is singular") from None
-
-
-def _cofactors(a: np.ndarray) -> np.ndarray:
-    """Cofactor matrices, the derivative of det that exists even for singular matrices."""
-    n = a.shape[-1]
-    out = np.empty(a.shape, dtype=a.dtype)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (_det(minor) if n > 1 else 1.0)
-    return out
-
-
-def _det_vjp(g, out, a):
-    return _per_entry(g, a) * _cofactors(a)
-
-
-def _index_arrays(x: np.ndarray, idx: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """Validated integer index arrays, one per indexed axis, plus the batch rows."""
-    batch = max([x.shape[0], *(i.shape[0] for i in idx)])
-    ints = []
-    for axis, raw in enumerate(idx):
-        values = np.real(np.broadcast_to(raw, (batch,)))
-        rounded = np.round(values)
-        if not np.all(values == rounded):
-            raise DomainError(f"index {values[values != rounded][0]:g} is not an integer")
-        size = x.shape[axis + 1]
-        if np.any((rounded < -size) | (rounded >= size)):
-            bad = rounded[(rounded < -size) | (rounded >= size)][0]
-            raise DomainError(f"index {bad:g} is out of range for an axis of length {size}")
-        ints.append(rounded.astype(np.intp))
-    return (np.arange(batch), *ints)
-
-
-def _index(x, *idx):
-    where = _index_arrays(x, idx)
-    return np.broadcast_to(x, (len(where[0]), *x.shape[1:]))[where]
-
-
-def _index_vjp(g, out, x, *idx):
-    where = _index_arrays(x, idx)
-    grad = np.zeros((len(where[0]), *x.shape[1:]))
-    np.add.at(grad, where, g)
-    return grad
-
-
-class _EachItem:
-    """stack's VJPs, one per item however many: item i gets slice i of the gradient."""
-
-    def __getitem__(self, i: int) -> Callable[..., np.ndarray]:
-        return lambda g, out, *items: g[:, i]
-
-
-def _no_gradient(g, out, *args):
-    raise AssertionError("index positions are never differentiated")
+def _pow_exponent_derivative(o, a, b):
+    """d a**b / db = a**b log(a)."""
+    return o * np.log(a)
 
 
 # ---------------------------------------------------------------- SymPy lowerings
+
+
+def _sym_sigmoid(sp, x):
+    return 1 / (1 + sp.exp(-x))
+
+
+def _sym_softplus(sp, x):
+    return sp.log(1 + sp.exp(x))
+
+
+def _sym_leaky_relu(sp, x, s):
+    return sp.Max(x, 0) + s * sp.Min(x, 0)
+
+
+def _sym_norm(sp, x):
+    return sp.sqrt(sp.Add(*(v**2 for v in x.flat)))
+
+
+def _sym_logsumexp(sp, x):
+    return sp.log(sp.Add(*(sp.exp(v) for v in x.flat)))
+
+
+def _sym_softmax(sp, x):
+    exps = np.frompyfunc(sp.exp, 1, 1)(x)
+    total = sp.Add(*exps.flat)
+    return np.frompyfunc(lambda v: v / total, 1, 1)(exps)
+
+
+def _sym_dot(sp, a, b):
+    return np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object)
+
+
+def _sym_outer(sp, a, b):
+    return np.array([[u * v for v in b.flat] for u in a.flat], dtype=object)
 
 
 def _sym_matmul(sp, a, b):
@@ -300,18 +204,8 @@ def _sym_matmul(sp, a, b):
     return np.asarray(out, dtype=object)
 
 
-def _sym_total(sp, x):
-    return sp.Add(*x.flat)
-
-
-def _sym_softmax(sp, x):
-    exps = np.frompyfunc(sp.exp, 1, 1)(x)
-    total = sp.Add(*exps.flat)
-    return np.frompyfunc(lambda v: v / total, 1, 1)(exps)
-
-
-def _sym_outer(sp, a, b):
-    return np.array([[u * v for v in b.flat] for u in a.flat], dtype=object)
+def _sym_trace(sp, a):
+    return np.asarray(sp.Add(*np.diagonal(a)), dtype=object)
 
 
 def _sym_det(sp, a):
@@ -325,394 +219,194 @@ def _sym_inv(sp, a):
     return np.array(inverse.tolist(), dtype=object).reshape(a.shape)
 
 
-def _sym_stack(items):
+def _sym_stack(sp, *items):
     out = np.empty((len(items), *items[0].shape), dtype=object)
     for i, item in enumerate(items):
         out[i, ...] = item  # a 0-d item too: its entry, not the array itself
     return out
 
 
-def _sym_index(sp, x, *idx):
-    return np.asarray(x[tuple(int(i) for i in idx)], dtype=object)
+def _sym_index(sp, x, *indices):
+    return np.asarray(x[tuple(int(i) for i in indices)], dtype=object)
+
+
+# ---------------------------------------------------------------- the entries' helpers
+
+
+def _vjp(derivative) -> Callable[..., np.ndarray]:
+    """The VJP of an element-wise op: the upstream gradient times the local derivative."""
+    if derivative == 1:
+        return lambda g, out, *args: g
+    if derivative == -1:
+        return lambda g, out, *args: -g
+    if not callable(derivative):
+        return lambda g, out, *args: derivative * g
+    return lambda g, out, *args: g * derivative(out, *args)
+
+
+def _lowering(sympy) -> Callable[..., Any]:
+    """A SymPy function's name ("tanh") or a lowering ``(sp, *args) -> expression``."""
+    if callable(sympy):
+        return sympy
+    return lambda sp, *args: getattr(sp, sympy)(*args)
+
+
+def elementwise(name, *, forward, derivative, sympy, summary, arity=None, **rest) -> Op:
+    """An element-wise op; ``derivative(out, *args)`` is its local derivative, entry by
+    entry (one per argument, as a tuple, for several arguments; a number if constant)."""
+    derivatives = derivative if isinstance(derivative, tuple) else (derivative,)
+    n = len(derivatives)
+    return Op(
+        name,
+        arity or (n, n),
+        broadcast_shape,
+        forward,
+        tuple(_vjp(d) for d in derivatives),
+        _lowering(sympy),
+        elementwise=True,
+        summary=summary,
+        **rest,
+    )
+
+
+def operator(name, *, forward, derivative, sympy, summary) -> Op:
+    """An element-wise operator (``a + b``): written as a symbol, never called by name."""
+    return elementwise(
+        name, forward=forward, derivative=derivative, sympy=sympy, summary=summary, public=False
+    )
+
+
+def piecewise(name, *, forward, derivative, sympy, summary, switch=lambda x: x, **rest) -> Op:
+    """An element-wise op whose formula changes across ``switch``: not analytic there."""
+    return elementwise(
+        name,
+        forward=forward,
+        derivative=derivative,
+        sympy=sympy,
+        summary=summary,
+        switch=switch,
+        complex_safe=False,
+        **rest,
+    )
+
+
+def reduction(name, *, forward, vjp, sympy, summary, switch=None) -> Op:
+    """A reduction of all entries to a scalar; ``sympy(sp, x)`` gives one expression."""
+    return Op(
+        name,
+        (1, 1),
+        _scalar,
+        forward,
+        (vjp,),
+        lambda sp, x: np.asarray(sympy(sp, x), dtype=object),
+        switch=switch,
+        summary=summary,
+    )
 
 
 # ---------------------------------------------------------------- the table
+# One entry per op. Element-wise entries give the local derivative ``(out, *args)``, the
+# others their VJPs ``(g, out, *args)``; ``o`` is the op's output, ``g`` the upstream
+# gradient. Laid out by hand, as a table.
 
-
-def _unary(name, forward, vjp, sympy, *, summary, switch=None, complex_safe=True):
-    return Op(
-        name,
-        (1, 1),
-        broadcast_shape,
-        forward,
-        (vjp,),
-        sympy,
-        elementwise=True,
-        switch=switch,
-        complex_safe=complex_safe,
-        summary=summary,
-    )
-
-
-def _binary(name, forward, vjp_a, vjp_b, sympy, *, summary, public=False, switch=None, **kw):
-    return Op(
-        name,
-        (2, 2),
-        broadcast_shape,
-        forward,
-        (vjp_a, vjp_b),
-        sympy,
-        elementwise=True,
-        switch=switch,
-        public=public,
-        summary=summary,
-        **kw,
-    )
-
-
-def _tie(a, b):
-    """Where a == b the gradient is split evenly, like SymPy's Heaviside(0) = 1/2."""
-    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
-
-
-_SQRT_PI = math.sqrt(math.pi)
-
+# fmt: off
 _TABLE = [
-    # element-wise arithmetic (the operators)
-    _binary(
-        "add",
-        np.add,
-        lambda g, o, a, b: g,
-        lambda g, o, a, b: g,
-        lambda sp, a, b: a + b,
-        summary="a + b",
-    ),
-    _binary(
-        "sub",
-        np.subtract,
-        lambda g, o, a, b: g,
-        lambda g, o, a, b: -g,
-        lambda sp, a, b: a - b,
-        summary="a - b",
-    ),
-    _binary(
-        "mul",
-        np.multiply,
-        lambda g, o, a, b: g * b,
-        lambda g, o, a, b: g * a,
-        lambda sp, a, b: a * b,
-        summary="a * b",
-    ),
-    _binary(
-        "div",
-        np.divide,
-        lambda g, o, a, b: g / b,
-        lambda g, o, a, b: -g * o / b,
-        lambda sp, a, b: a / b,
-        summary="a / b",
-    ),
-    _binary(
-        "pow",
-        np.power,
-        lambda g, o, a, b: g * b * np.power(a, b - 1),
-        lambda g, o, a, b: g * o * np.log(a),
-        lambda sp, a, b: a**b,
-        summary="a ** b, also a ^ b",
-    ),
-    Op(
-        "neg",
-        (1, 1),
-        broadcast_shape,
-        np.negative,
-        (lambda g, o, x: -g,),
-        lambda sp, x: -x,
-        elementwise=True,
-        public=False,
-        summary="-x",
-    ),
+    # element-wise arithmetic: the operators
+    operator("add", forward=np.add, sympy=lambda sp, a, b: a + b, summary="a + b",
+             derivative=(1, 1)),
+    operator("sub", forward=np.subtract, sympy=lambda sp, a, b: a - b, summary="a - b",
+             derivative=(1, -1)),
+    operator("mul", forward=np.multiply, sympy=lambda sp, a, b: a * b, summary="a * b",
+             derivative=(lambda o, a, b: b, lambda o, a, b: a)),
+    operator("div", forward=np.divide, sympy=lambda sp, a, b: a / b, summary="a / b",
+             derivative=(lambda o, a, b: 1 / b, lambda o, a, b: -o / b)),
+    operator("pow", forward=np.power, sympy=lambda sp, a, b: a**b, summary="a ** b, also a ^ b",
+             derivative=(lambda o, a, b: b * np.power(a, b - 1), _pow_exponent_derivative)),
+    operator("neg", forward=np.negative, sympy=lambda sp, x: -x, summary="-x",
+             derivative=-1),
     # element-wise functions
-    _unary("sin", np.sin, lambda g, o, x: g * np.cos(x), lambda sp, x: sp.sin(x), summary="sine"),
-    _unary(
-        "cos", np.cos, lambda g, o, x: -g * np.sin(x), lambda sp, x: sp.cos(x), summary="cosine"
-    ),
-    _unary(
-        "tan", np.tan, lambda g, o, x: g * (1 + o * o), lambda sp, x: sp.tan(x), summary="tangent"
-    ),
-    _unary(
-        "asin",
-        np.arcsin,
-        lambda g, o, x: g / np.sqrt(1 - x * x),
-        lambda sp, x: sp.asin(x),
-        summary="inverse sine",
-    ),
-    _unary(
-        "acos",
-        np.arccos,
-        lambda g, o, x: -g / np.sqrt(1 - x * x),
-        lambda sp, x: sp.acos(x),
-        summary="inverse cosine",
-    ),
-    _unary(
-        "atan",
-        np.arctan,
-        lambda g, o, x: g / (1 + x * x),
-        lambda sp, x: sp.atan(x),
-        summary="inverse tangent",
-    ),
-    _unary(
-        "sinh",
-        np.sinh,
-        lambda g, o, x: g * np.cosh(x),
-        lambda sp, x: sp.sinh(x),
-        summary="hyperbolic sine",
-    ),
-    _unary(
-        "cosh",
-        np.cosh,
-        lambda g, o, x: g * np.sinh(x),
-        lambda sp, x: sp.cosh(x),
-        summary="hyperbolic cosine",
-    ),
-    _unary(
-        "tanh",
-        np.tanh,
-        lambda g, o, x: g / np.cosh(x) ** 2,  # sech^2: 1 - tanh^2 cancels when tanh ~ 1
-        lambda sp, x: sp.tanh(x),
-        summary="hyperbolic tangent",
-    ),
-    _unary("exp", np.exp, lambda g, o, x: g * o, lambda sp, x: sp.exp(x), summary="e ** x"),
-    _unary(
-        "log", np.log, lambda g, o, x: g / x, lambda sp, x: sp.log(x), summary="natural logarithm"
-    ),
-    _unary(
-        "sqrt",
-        np.sqrt,
-        lambda g, o, x: g / (2 * o),
-        lambda sp, x: sp.sqrt(x),
-        summary="square root",
-    ),
-    _unary(
-        "abs",
-        np.abs,
-        lambda g, o, x: g * np.sign(x),
-        lambda sp, x: sp.Abs(x),
-        summary="absolute value",
-        switch=lambda x: x,
-        complex_safe=False,
-    ),
-    _unary(
-        "sign",
-        np.sign,
-        lambda g, o, x: 0 * g,
-        lambda sp, x: sp.sign(x),
-        summary="-1, 0 or 1",
-        switch=lambda x: x,
-        complex_safe=False,
-    ),
-    _unary(
-        "sigmoid",
-        _stable_sigmoid,
-        lambda g, o, x: g * o * _stable_sigmoid(-x),  # 1 - sigmoid(x) cancels for large x
-        lambda sp, x: 1 / (1 + sp.exp(-x)),
-        summary="1 / (1 + exp(-x))",
-    ),
-    _unary(
-        "relu",
-        lambda x: np.maximum(x, 0.0),
-        lambda g, o, x: g * (x > 0),
-        lambda sp, x: sp.Max(x, 0),
-        summary="max(x, 0)",
-        switch=lambda x: x,
-        complex_safe=False,
-    ),
-    _unary(
-        "softplus",
-        _softplus,
-        lambda g, o, x: g * _stable_sigmoid(x),
-        lambda sp, x: sp.log(1 + sp.exp(x)),
-        summary="log(1 + exp(x))",
-    ),
-    _unary(
-        "erf",
-        _erf,
-        lambda g, o, x: g * (2 / _SQRT_PI) * np.exp(-x * x),
-        lambda sp, x: sp.erf(x),
-        summary="error function",
-        complex_safe=False,
-    ),
-    _binary(
-        "max",
-        np.maximum,
-        lambda g, o, a, b: g * _tie(a, b),
-        lambda g, o, a, b: g * _tie(b, a),
-        lambda sp, a, b: sp.Max(a, b),
-        summary="element-wise larger of a and b",
-        public=True,
-        switch=lambda a, b: a - b,
-        complex_safe=False,
-    ),
-    _binary(
-        "min",
-        np.minimum,
-        lambda g, o, a, b: g * _tie(b, a),
-        lambda g, o, a, b: g * _tie(a, b),
-        lambda sp, a, b: sp.Min(a, b),
-        summary="element-wise smaller of a and b",
-        public=True,
-        switch=lambda a, b: a - b,
-        complex_safe=False,
-    ),
-    Op(
-        "leaky_relu",
-        (1, 2),
-        broadcast_shape,
-        lambda x, s: np.where(x > 0, x, s * x),
-        (
-            lambda g, o, x, s: g * np.where(x > 0, 1.0, s),
-            lambda g, o, x, s: g * np.where(x > 0, 0, x),
-        ),
-        lambda sp, x, s: sp.Max(x, 0) + s * sp.Min(x, 0),
-        elementwise=True,
-        switch=lambda x, s: x,
-        complex_safe=False,
-        summary="x where x > 0, else slope * x (slope 0.01 when left out)",
-    ),
+    elementwise("sin", forward=np.sin, sympy="sin", summary="sine",
+                derivative=lambda o, x: np.cos(x)),
+    elementwise("cos", forward=np.cos, sympy="cos", summary="cosine",
+                derivative=lambda o, x: -np.sin(x)),
+    elementwise("tan", forward=np.tan, sympy="tan", summary="tangent",
+                derivative=lambda o, x: 1 + o * o),
+    elementwise("asin", forward=np.arcsin, sympy="asin", summary="inverse sine",
+                derivative=lambda o, x: 1 / np.sqrt(1 - x * x)),
+    elementwise("acos", forward=np.arccos, sympy="acos", summary="inverse cosine",
+                derivative=lambda o, x: -1 / np.sqrt(1 - x * x)),
+    elementwise("atan", forward=np.arctan, sympy="atan", summary="inverse tangent",
+                derivative=lambda o, x: 1 / (1 + x * x)),
+    elementwise("sinh", forward=np.sinh, sympy="sinh", summary="hyperbolic sine",
+                derivative=lambda o, x: np.cosh(x)),
+    elementwise("cosh", forward=np.cosh, sympy="cosh", summary="hyperbolic cosine",
+                derivative=lambda o, x: np.sinh(x)),
+    elementwise("tanh", forward=np.tanh, sympy="tanh", summary="hyperbolic tangent",
+                derivative=lambda o, x: 1 / np.cosh(x) ** 2),  # 1 - o*o cancels where o ~ 1
+    elementwise("exp", forward=np.exp, sympy="exp", summary="e ** x",
+                derivative=lambda o, x: o),
+    elementwise("log", forward=np.log, sympy="log", summary="natural logarithm",
+                derivative=lambda o, x: 1 / x),
+    elementwise("sqrt", forward=np.sqrt, sympy="sqrt", summary="square root",
+                derivative=lambda o, x: 1 / (2 * o)),
+    elementwise("sigmoid", forward=_sigmoid, sympy=_sym_sigmoid, summary="1 / (1 + exp(-x))",
+                derivative=lambda o, x: o * _sigmoid(-x)),  # 1 - o cancels for large x
+    elementwise("softplus", forward=_softplus, sympy=_sym_softplus, summary="log(1 + exp(x))",
+                derivative=lambda o, x: _sigmoid(x)),
+    elementwise("erf", forward=_erf, sympy="erf", summary="error function",
+                derivative=lambda o, x: 2 / _SQRT_PI * np.exp(-x * x),
+                complex_safe=False),
+    # piecewise
+    piecewise("abs", forward=np.abs, sympy="Abs", summary="absolute value",
+              derivative=lambda o, x: np.sign(x)),
+    piecewise("sign", forward=np.sign, sympy="sign", summary="-1, 0 or 1",
+              derivative=0),
+    piecewise("relu", forward=lambda x: np.maximum(x, 0.0), summary="max(x, 0)",
+              sympy=lambda sp, x: sp.Max(x, 0), derivative=lambda o, x: x > 0),
+    piecewise("leaky_relu", forward=_leaky_relu, sympy=_sym_leaky_relu, arity=(1, 2),
+              summary="x where x > 0, else slope * x (slope 0.01 when left out)",
+              switch=lambda x, s: x, derivative=_leaky_relu_derivatives),
+    piecewise("max", forward=np.maximum, sympy="Max", summary="element-wise larger of a and b",
+              switch=lambda a, b: a - b,
+              derivative=(lambda o, a, b: _step(a, b), lambda o, a, b: _step(b, a))),
+    piecewise("min", forward=np.minimum, sympy="Min", summary="element-wise smaller of a and b",
+              switch=lambda a, b: a - b,
+              derivative=(lambda o, a, b: _step(b, a), lambda o, a, b: _step(a, b))),
     # reductions
-    Op(
-        "sum",
-        (1, 1),
-        _scalar,
-        lambda x: np.sum(_rows(x), axis=1),
-        (lambda g, o, x: np.broadcast_to(_per_entry(g, x), _adjoint_shape(g, x)),),
-        lambda sp, x: np.asarray(_sym_total(sp, x), dtype=object),
-        summary="sum of all entries",
-    ),
-    Op(
-        "mean",
-        (1, 1),
-        _scalar,
-        lambda x: np.mean(_rows(x), axis=1),
-        (
-            lambda g, o, x: np.broadcast_to(
-                _per_entry(g, x) / _rows(x).shape[1], _adjoint_shape(g, x)
-            ),
-        ),
-        lambda sp, x: np.asarray(_sym_total(sp, x) / x.size, dtype=object),
-        summary="mean of all entries",
-    ),
-    Op(
-        "norm",
-        (1, 1),
-        _scalar,
-        _norm,
-        (lambda g, o, x: _per_entry(g / o, x) * x,),
-        lambda sp, x: np.asarray(sp.sqrt(sp.Add(*(v**2 for v in x.flat))), dtype=object),
-        switch=lambda x: _norm(x),
-        summary="Euclidean (Frobenius) norm",
-    ),
-    Op(
-        "logsumexp",
-        (1, 1),
-        _scalar,
-        _logsumexp,
-        (lambda g, o, x: _per_entry(g, x) * np.exp(x - _per_entry(o, x)),),
-        lambda sp, x: np.asarray(sp.log(sp.Add(*(sp.exp(v) for v in x.flat))), dtype=object),
-        summary="log(sum(exp(x))), computed stably",
-    ),
-    Op(
-        "softmax",
-        (1, 1),
-        _same,
-        _softmax,
-        (_softmax_vjp,),
-        _sym_softmax,
-        summary="exp(x) / sum(exp(x)) over all entries",
-    ),
+    reduction("sum", forward=bt.total, sympy=lambda sp, x: sp.Add(*x.flat),
+              summary="sum of all entries", vjp=lambda g, o, x: bt.spread(g, x)),
+    reduction("mean", forward=bt.mean, sympy=lambda sp, x: sp.Add(*x.flat) / x.size,
+              summary="mean of all entries", vjp=lambda g, o, x: bt.spread(g, x) / x[0].size),
+    reduction("norm", forward=bt.norm, sympy=_sym_norm, summary="Euclidean (Frobenius) norm",
+              vjp=lambda g, o, x: bt.per_entry(g / o, x) * x, switch=bt.norm),
+    reduction("logsumexp", forward=bt.logsumexp, sympy=_sym_logsumexp,
+              summary="log(sum(exp(x))), computed stably", vjp=bt.logsumexp_vjp),
+    Op("softmax", arity=(1, 1), shape=_same, forward=bt.softmax, sympy=_sym_softmax,
+       summary="exp(x) / sum(exp(x)) over all entries", vjps=(bt.softmax_vjp,)),
     # linear algebra
-    Op(
-        "dot",
-        (2, 2),
-        _dot_shape,
-        lambda a, b: np.sum(_rows(a * b), axis=1),
-        (lambda g, o, a, b: _per_entry(g, b) * b, lambda g, o, a, b: _per_entry(g, a) * a),
-        lambda sp, a, b: np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object),
-        summary="sum(a * b) for two arrays of the same shape",
-    ),
-    Op(
-        "outer",
-        (2, 2),
-        _outer_shape,
-        lambda a, b: _rows(a)[:, :, None] * _rows(b)[:, None, :],
-        (
-            lambda g, o, a, b: np.sum(g * _rows(b)[:, None, :], axis=2).reshape(
-                _adjoint_shape(g, a)
-            ),
-            lambda g, o, a, b: np.sum(g * _rows(a)[:, :, None], axis=1).reshape(
-                _adjoint_shape(g, b)
-            ),
-        ),
-        _sym_outer,
-        summary="outer product of the flattened a and b",
-    ),
-    Op(
-        "matmul",
-        (2, 2),
-        _matmul_shape,
-        _matmul,
-        (_matmul_vjp_a, _matmul_vjp_b),
-        _sym_matmul,
-        public=False,
-        summary="a @ b",
-    ),
-    Op(
-        "transpose",
-        (1, 1),
-        _transpose_shape,
-        lambda x: np.swapaxes(x, 1, -1) if x.ndim == 3 else x,
-        (lambda g, o, x: np.swapaxes(g, 1, -1) if g.ndim == 3 else g,),
-        lambda sp, x: x.T,
-        summary="x.T, the transpose",
-    ),
-    Op(
-        "trace",
-        (1, 1),
-        _square_scalar,
-        lambda a: np.trace(a, axis1=-2, axis2=-1),
-        (lambda g, o, a: _per_entry(g, a) * np.eye(a.shape[-1]),),
-        lambda sp, a: np.asarray(sp.Add(*np.diagonal(a)), dtype=object),
-        summary="sum of the diagonal",
-    ),
-    Op("det", (1, 1), _square_scalar, _det, (_det_vjp,), _sym_det, summary="determinant"),
-    Op(
-        "inv",
-        (1, 1),
-        _square_same,
-        _inv,
-        (lambda g, o, a: -_swap(o) @ g @ _swap(o),),
-        _sym_inv,
-        summary="matrix inverse",
-    ),
-    Op(
-        "stack",
-        (1, 1 << 30),
-        lambda *items: (len(items), *items[0]),
-        lambda *items: np.stack(np.broadcast_arrays(*items), axis=1),
-        _EachItem(),
-        lambda sp, *items: _sym_stack(items),
-        public=False,
-        summary="[a, b, c]",
-    ),
-    Op(
-        "index",
-        (1, 3),
-        lambda x, *i: x[len(i) :],
-        _index,
-        (_index_vjp,) + (_no_gradient,) * 2,
-        _sym_index,
-        public=False,
-        summary="z[2], W[0, 1]",
-    ),
+    Op("dot", arity=(2, 2), shape=_dot_shape, forward=bt.dot, sympy=_sym_dot,
+       summary="sum(a * b) for two arrays of the same shape", vjps=(bt.dot_vjp_a, bt.dot_vjp_b)),
+    Op("outer", arity=(2, 2), shape=_outer_shape, forward=bt.outer, sympy=_sym_outer,
+       summary="outer product of the flattened a and b", vjps=(bt.outer_vjp_a, bt.outer_vjp_b)),
+    Op("matmul", arity=(2, 2), shape=_matmul_shape, forward=bt.matmul, sympy=_sym_matmul,
+       summary="a @ b", vjps=(bt.matmul_vjp_a, bt.matmul_vjp_b), public=False),
+    Op("transpose", arity=(1, 1), shape=lambda s: s[::-1], forward=bt.reverse_axes,
+       sympy=lambda sp, x: x.T, summary="x.T, every axis reversed",
+       vjps=(lambda g, o, x: bt.reverse_axes(g),)),  # reversing twice is the identity
+    Op("trace", arity=(1, 1), shape=_square_to_scalar, forward=bt.trace, sympy=_sym_trace,
+       summary="sum of the diagonal", vjps=(bt.trace_vjp,)),
+    Op("det", arity=(1, 1), shape=_square_to_scalar, forward=bt.det, sympy=_sym_det,
+       summary="determinant", vjps=(bt.det_vjp,)),
+    Op("inv", arity=(1, 1), shape=_square, forward=bt.inv, sympy=_sym_inv,
+       summary="matrix inverse", vjps=(bt.inv_vjp,)),
+    # lists and indexing: written [a, b] and z[2], never called by name
+    Op("stack", arity=(1, 1 << 30), shape=_stack_shape, forward=bt.stack, sympy=_sym_stack,
+       summary="[a, b, c]", vjps=bt.EachItem(), public=False),
+    Op("index", arity=(1, 3), shape=_index_shape, forward=bt.index, sympy=_sym_index,
+       summary="z[2], W[0, 1]", vjps=(bt.index_vjp, bt.no_gradient, bt.no_gradient),
+       public=False),
 ]
+# fmt: on
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
 

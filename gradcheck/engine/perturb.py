@@ -230,11 +230,14 @@ def _dot(base, node, args):
 
 def _transpose(base, node, args):
     (x,) = args
-    if not isinstance(x, OneEntry) or len(node.shape) < 2:
-        return None if not isinstance(x, OneEntry) else OneEntry(base, x.at, x.entry)
-    rows, cols = node.args[0].shape
-    i, j = np.divmod(x.at, cols)
-    return OneEntry(base, j * rows + i, x.entry)
+    if not isinstance(x, OneEntry):
+        return None
+    shape = node.args[0].shape
+    if len(shape) < 2:
+        return OneEntry(base, x.at, x.entry)
+    # entry (i, j, k) of x is entry (k, j, i) of x.T: the same index, read backwards
+    index = np.unravel_index(x.at, shape)
+    return OneEntry(base, np.ravel_multi_index(index[::-1], shape[::-1]), x.entry)
 
 
 _RULES = {
