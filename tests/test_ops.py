@@ -168,3 +168,67 @@ def test_transpose_of_a_3d_array_backprop_symbolic_and_perturbed():
         moved = values["A"].copy()
         moved.flat[k] = entry[k]
         assert got[k] == pytest.approx(np.sum(values["c"] * moved.T), rel=1e-13)
+
+
+# ---------------------------------------------------------------- switch points
+
+
+#: (expression, point on a switch, the midpoint of the one-sided derivatives there),
+#: worked out by hand.
+AT_SWITCHES = [
+    ("relu(x)", {"x": 0.0}, {"x": 0.5}),
+    ("abs(x)", {"x": 0.0}, {"x": 0.0}),
+    ("max(a, b)", {"a": 1.5, "b": 1.5}, {"a": 0.5, "b": 0.5}),
+    ("min(a, b)", {"a": -2.0, "b": -2.0}, {"a": 0.5, "b": 0.5}),
+    ("max(a, 0)", {"a": 0.0}, {"a": 0.5}),
+    ("leaky_relu(x, s)", {"x": 0.0, "s": 0.2}, {"x": 0.6, "s": 0.0}),
+    ("leaky_relu(x)", {"x": 0.0}, {"x": 0.505}),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "point", "midpoint"), AT_SWITCHES, ids=[c[0] for c in AT_SWITCHES]
+)
+def test_at_a_switch_the_derivative_is_the_midpoint(text, point, midpoint):
+    p = program(text)
+    _, grads = p.gradient(batched(**point), list(point))
+    for name, expected in midpoint.items():
+        assert grads[name][0] == pytest.approx(expected, rel=1e-15), f"backprop d/d{name}"
+    # the symbolic side, through SymPy's Heaviside(0) = 1/2, agrees
+    _, sym_grads = evaluate(symbolic.tape_for(p, list(point)), point)
+    for name, expected in midpoint.items():
+        assert sym_grads[name][0] == pytest.approx(expected, rel=1e-15), f"symbolic d/d{name}"
+
+
+SWITCHING = [
+    (name, surface)
+    for name, op in OPS.items()
+    if op.elementwise and op.switch is not None and op.arity[0] == 1
+    for surface in {"relu6": [0.0, 6.0], "hardtanh": [-1.0, 1.0]}.get(name, [0.0])
+]
+
+
+@pytest.mark.parametrize(("name", "surface"), SWITCHING)
+def test_the_midpoint_convention_holds_for_every_switch_in_the_table(name, surface):
+    # One-sided derivatives, read from the rule just off the switch (exact for the
+    # piecewise-linear ops, within 1e-8 for elu and selu); the rule on it, their mean.
+    op = OPS[name]
+    extra = [np.array([[0.2]])] if op.arity[1] == 2 else []  # leaky_relu's slope
+
+    def local(x):
+        out = op.forward(np.array([[x]]), *extra)
+        return float(op.vjps[0](np.ones((1, 1)), out, np.array([[x]]), *extra)[0, 0])
+
+    sides = (local(surface - 1e-9) + local(surface + 1e-9)) / 2
+    assert local(surface) == pytest.approx(sides, abs=1e-8)
+
+
+@pytest.mark.parametrize(("name", "values"), [("sign", [-1, -1, 0, 1, 1])])
+def test_jumps_take_the_midpoint_and_are_flat_on_either_side(name, values):
+    # No derivative exists at the jump (SymPy's is DiracDelta(0)); backprop's rule gives
+    # the midpoint of the one-sided derivatives, 0, as everywhere else.
+    p = program(f"{name}(x)")
+    points = np.array([-2.0, -1e-300, 0.0, 1e-300, 3.0])
+    value, grads = p.gradient({"x": points}, ["x"])
+    np.testing.assert_array_equal(value, values)
+    np.testing.assert_array_equal(grads["x"], np.zeros(5))

@@ -13,7 +13,9 @@ once (``B == 1`` broadcasts against any ``B``). The plumbing for that axis lives
 * ``sympy(sp, *args)``: the same operation on SymPy expressions. Element-wise rules take
   one scalar per argument; the others take NumPy object arrays without a batch axis.
 * ``switch(*args)``: for piecewise ops, the signed distance of the argument to the
-  surface where the formula changes (``relu``: ``x``; ``max``: ``a - b``).
+  surface where the formula changes (``relu``: ``x``; ``max``: ``a - b``). Exactly on it,
+  the derivative is the midpoint of the one-sided ones (relu'(0) = 1/2, abs'(0) = 0), as
+  SymPy's Heaviside(0) = 1/2 gives the symbolic side.
 * ``complex_safe``: whether complex step applies.
 
 SymPy is passed in as ``sp`` so that importing this table never imports SymPy.
@@ -113,8 +115,7 @@ def _index_shape(x: tuple[int, ...], *indices: tuple[int, ...]) -> tuple[int, ..
 
 
 def _step(a, b=0.0):
-    """d max(a, b) / da: where a == b the gradient is split evenly, like SymPy's
-    Heaviside(0) = 1/2."""
+    """d max(a, b) / da: 1 above, 0 below, and the midpoint 1/2 exactly at the switch."""
     return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
 
 
@@ -143,7 +144,7 @@ def _leaky_relu(x: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 _leaky_relu_derivatives = (
-    lambda o, x, s: np.where(x > 0, 1.0, s),
+    lambda o, x, s: _step(x) + s * _step(0.0, x),
     lambda o, x, s: np.minimum(x, 0.0),
 )
 
@@ -356,13 +357,13 @@ _TABLE = [
     elementwise("erf", forward=_erf, sympy="erf", summary="error function",
                 derivative=lambda o, x: 2 / _SQRT_PI * np.exp(-x * x),
                 complex_safe=False),
-    # piecewise
+    # piecewise: exactly at a switch, the derivative is the midpoint of the one-sided ones
     piecewise("abs", forward=np.abs, sympy="Abs", summary="absolute value",
               derivative=lambda o, x: np.sign(x)),
     piecewise("sign", forward=np.sign, sympy="sign", summary="-1, 0 or 1",
               derivative=0),
     piecewise("relu", forward=lambda x: np.maximum(x, 0.0), summary="max(x, 0)",
-              sympy=lambda sp, x: sp.Max(x, 0), derivative=lambda o, x: x > 0),
+              sympy=lambda sp, x: sp.Max(x, 0), derivative=lambda o, x: _step(x)),
     piecewise("leaky_relu", forward=_leaky_relu, sympy=_sym_leaky_relu, arity=(1, 2),
               summary="x where x > 0, else slope * x (slope 0.01 when left out)",
               switch=lambda x, s: x, derivative=_leaky_relu_derivatives),
