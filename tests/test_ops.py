@@ -232,3 +232,91 @@ def test_jumps_take_the_midpoint_and_are_flat_on_either_side(name, values):
     value, grads = p.gradient({"x": points}, ["x"])
     np.testing.assert_array_equal(value, values)
     np.testing.assert_array_equal(grads["x"], np.zeros(5))
+
+
+# ---------------------------------------------------------------- complex step
+
+
+#: Arguments (no batch axis) at which each op is smooth, and the positions differentiated.
+def arguments(name):
+    op = OPS[name]
+    special = {
+        "div": ([anywhere(2, 3), positive(2, 3)], [0, 1]),
+        "pow": ([positive(2, 3), anywhere(2, 3)], [0, 1]),
+        "leaky_relu": ([anywhere(2, 3), positive(2, 3)], [0, 1]),
+        "softmax": ([anywhere(4)], [0]),
+        "dot": ([anywhere(2, 3), anywhere(2, 3)], [0, 1]),
+        "outer": ([anywhere(2), anywhere(3)], [0, 1]),
+        "matmul": ([anywhere(2, 3), anywhere(3, 4)], [0, 1]),
+        "transpose": ([anywhere(2, 3, 4)], [0]),
+        "trace": ([well_conditioned(3)], [0]),
+        "det": ([well_conditioned(3)], [0]),
+        "inv": ([well_conditioned(3)], [0]),
+        "stack": ([anywhere(2), anywhere(2), anywhere(2)], [0, 1, 2]),
+        "index": ([anywhere(2, 3), np.array(1.0), np.array(-1.0)], [0]),
+    }
+    if name in special:
+        return special[name]
+    if op.arity == (2, 2):
+        return [anywhere(2, 3), anywhere(2, 3)], [0, 1]
+    assert op.arity == (1, 1), f"{name}: give it arguments here"
+    return [UNARY_DOMAIN.get(name, anywhere)(2, 3)], [0]
+
+
+COMPLEX_SAFE = [name for name, op in OPS.items() if op.complex_safe]
+
+
+def test_every_op_has_arguments_for_the_complex_step_test():
+    for name in OPS:
+        arguments(name)
+
+
+@pytest.mark.parametrize("name", COMPLEX_SAFE)
+@pytest.mark.parametrize("draw", range(3))
+def test_complex_step_agrees_with_the_vjp_wherever_it_is_said_to_apply(name, draw):
+    # u^T (J v) by complex step, Im f(x + i h v) / h, against (u^T J) v by the VJP.
+    op = OPS[name]
+    args, differentiated = arguments(name)
+    args = [np.asarray(a, dtype=float)[None] for a in args]
+    out = op.forward(*args)
+    u = rng.normal(size=out.shape)
+    for k in differentiated:
+        v = rng.normal(size=args[k].shape)
+        moved = list(args)
+        moved[k] = args[k] + 1e-20j * v
+        jv = np.imag(op.forward(*moved)) / 1e-20
+        vjp = np.broadcast_to(op.vjps[k](u, out, *args), args[k].shape)
+        assert np.sum(u * jv) == pytest.approx(np.sum(vjp * v), rel=1e-10, abs=1e-12), (
+            f"{name}, argument {k}"
+        )
+
+
+def test_complex_step_is_refused_with_the_right_reason():
+    reasons = {name: op.no_complex for name, op in OPS.items() if not op.complex_safe}
+    assert reasons["erf"] == "no complex implementation"
+    for name in ["relu", "abs", "sign", "max", "min", "leaky_relu"]:
+        assert reasons[name] == "not analytic", name
+    assert set(reasons.values()) <= {"not analytic", "no complex implementation"}
+    # a piecewise element-wise op is never analytic across its switch
+    for name, op in OPS.items():
+        if op.elementwise and op.switch is not None:
+            assert op.no_complex == "not analytic", name
+    assert OPS["tanh"].complex_safe and not OPS["erf"].complex_safe
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, op in OPS.items() if op.no_complex == "no complex implementation"]
+)
+def test_what_lacks_only_a_complex_implementation_is_analytic(name):
+    # SymPy evaluates the op at a complex point (40 digits): its complex step is the VJP.
+    import sympy as sp
+
+    x = sp.Symbol("x")
+    expr = OPS[name].sympy(sp, x)
+    for x0 in (-1.3, 0.4, 2.2):
+        h = sp.Float("1e-30", 40)
+        step = sp.N(expr.subs(x, sp.Float(x0, 40) + sp.I * h), 40)
+        derivative = float(sp.im(step) / h)
+        point = np.array([[x0]])
+        vjp = OPS[name].vjps[0](np.ones((1, 1)), OPS[name].forward(point), point)
+        assert float(vjp[0, 0]) == pytest.approx(derivative, rel=1e-13)

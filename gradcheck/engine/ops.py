@@ -16,7 +16,7 @@ once (``B == 1`` broadcasts against any ``B``). The plumbing for that axis lives
   surface where the formula changes (``relu``: ``x``; ``max``: ``a - b``). Exactly on it,
   the derivative is the midpoint of the one-sided ones (relu'(0) = 1/2, abs'(0) = 0), as
   SymPy's Heaviside(0) = 1/2 gives the symbolic side.
-* ``complex_safe``: whether complex step applies.
+* ``no_complex``: why complex step does not apply, or None where it does.
 
 SymPy is passed in as ``sp`` so that importing this table never imports SymPy.
 """
@@ -35,6 +35,10 @@ from gradcheck.engine.batched import DomainError
 
 __all__ = ["FUNCTIONS", "LEAKY_SLOPE", "OPS", "DomainError", "Op", "broadcast_shape"]
 
+#: Why complex step does not apply to an op (``Op.no_complex``).
+NOT_ANALYTIC = "not analytic"
+NO_COMPLEX_IMPLEMENTATION = "no complex implementation"
+
 
 @dataclass(frozen=True)
 class Op:
@@ -48,9 +52,14 @@ class Op:
     sympy: Callable[..., Any]
     elementwise: bool = False
     switch: Callable[..., np.ndarray] | None = None
-    complex_safe: bool = True
+    no_complex: str | None = None
     public: bool = True
     summary: str = ""
+
+    @property
+    def complex_safe(self) -> bool:
+        """Whether complex step applies (the op is analytic and evaluates complex points)."""
+        return self.no_complex is None
 
 
 # ---------------------------------------------------------------- shape rules
@@ -286,7 +295,7 @@ def piecewise(name, *, forward, derivative, sympy, summary, switch=lambda x: x, 
         sympy=sympy,
         summary=summary,
         switch=switch,
-        complex_safe=False,
+        no_complex=NOT_ANALYTIC,
         **rest,
     )
 
@@ -356,7 +365,7 @@ _TABLE = [
                 derivative=lambda o, x: _sigmoid(x)),
     elementwise("erf", forward=_erf, sympy="erf", summary="error function",
                 derivative=lambda o, x: 2 / _SQRT_PI * np.exp(-x * x),
-                complex_safe=False),
+                no_complex=NO_COMPLEX_IMPLEMENTATION),
     # piecewise: exactly at a switch, the derivative is the midpoint of the one-sided ones
     piecewise("abs", forward=np.abs, sympy="Abs", summary="absolute value",
               derivative=lambda o, x: np.sign(x)),
