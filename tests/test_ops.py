@@ -4,6 +4,7 @@ against its NumPy forward. Shapes are chosen so that broadcasting is exercised."
 import numpy as np
 import pytest
 
+import gradcheck
 from gradcheck.engine import symbolic
 from gradcheck.engine.ops import FUNCTIONS, OPS
 from gradcheck.engine.perturb import Perturbation
@@ -320,3 +321,31 @@ def test_what_lacks_only_a_complex_implementation_is_analytic(name):
         point = np.array([[x0]])
         vjp = OPS[name].vjps[0](np.ones((1, 1)), OPS[name].forward(point), point)
         assert float(vjp[0, 0]) == pytest.approx(derivative, rel=1e-13)
+
+
+# ---------------------------------------------------------------- x ** y at x = 0
+
+
+def test_the_exponent_derivative_of_zero_to_a_positive_power_is_zero():
+    p = program("x ** y")
+    points = {"x": np.array([0.0, 0.0, 2.0]), "y": np.array([2.5, 1.0, 2.5])}
+    _, grads = p.gradient(points, ["x", "y"])
+    np.testing.assert_array_equal(grads["y"], [0.0, 0.0, 2.0**2.5 * np.log(2.0)])
+    np.testing.assert_array_equal(grads["x"], [0.0, 1.0, 2.5 * 2.0**1.5])
+    tape = symbolic.tape_for(p, ["x", "y"])
+    _, sym_grads = evaluate(tape, {"x": 0.0, "y": 2.5})
+    assert sym_grads["y"][0] == 0.0 and sym_grads["x"][0] == 0.0
+
+
+def test_zero_to_a_negative_or_zero_power_is_not_given_a_derivative():
+    # only 0 < y has the limit 0; elsewhere the derivative in y does not exist
+    p = program("x ** y")
+    _, grads = p.gradient({"x": np.array([0.0, 0.0]), "y": np.array([-1.0, 0.0])}, ["y"])
+    assert not np.any(np.isfinite(grads["y"]))
+    _, sym_grads = evaluate(symbolic.tape_for(p, ["x", "y"]), {"x": 0.0, "y": 0.0})
+    assert not np.isfinite(sym_grads["y"][0])
+
+
+def test_zero_to_a_positive_power_checks_end_to_end():
+    report = gradcheck.check(gradcheck.problem("x ** y", at=["x=0", "y=2.5"], wrt=["y"]))
+    assert report.problems[0].status == "pass"

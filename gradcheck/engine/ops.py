@@ -159,8 +159,8 @@ _leaky_relu_derivatives = (
 
 
 def _pow_exponent_derivative(o, a, b):
-    """d a**b / db = a**b log(a)."""
-    return o * np.log(a)
+    """d a**b / db = a**b log(a); where a = 0 < b, its limit 0 (0 * log 0 would be nan)."""
+    return np.where((o == 0) & (b > 0), 0.0, o * np.log(a))
 
 
 # ---------------------------------------------------------------- SymPy lowerings

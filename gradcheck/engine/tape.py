@@ -160,6 +160,7 @@ def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
     """
     import mpmath
 
+    limits = _power_log_products(tape)
     with mpmath.workdps(DIGITS):
         slots: list = [
             mpmath.mpf(float(np.asarray(point[name]).reshape(-1)[k])) for name, k in tape.inputs
@@ -172,6 +173,10 @@ def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
                 result = OPERATIONS[step[0]](*(slots[a] for a in step[1:]))
             except (ValueError, ZeroDivisionError, OverflowError):
                 result = mpmath.nan
+            if len(slots) in limits:
+                power, exponent = limits[len(slots)]
+                if slots[power] == 0 and slots[exponent] > 0:
+                    result = mpmath.mpf(0)  # the limit of a**b log(a) as a -> 0, b > 0
             slots.append(result if isinstance(result, mpmath.mpf) else mpmath.nan)
         value = _real(slots[tape.value])
         if not math.isfinite(value):
@@ -181,6 +186,25 @@ def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
             for name, entries in tape.grads.items()
         }
     return value, grads
+
+
+def _power_log_products(tape: Tape) -> dict[int, tuple[int, int]]:
+    """The slots of products ``a**b * log(a)`` (d a**b / db), each with its power's slot
+    and its exponent's: at a = 0 < b the product is 0 * log(0), nan, where its limit is 0."""
+    first = len(tape.inputs)
+
+    def step(slot: int) -> tuple:
+        return tape.code[slot - first] if slot >= first else ()
+
+    products = {}
+    for k, (op, *args) in enumerate(tape.code):
+        if op != "mul" or len(args) != 2:
+            continue
+        for power, log in (args, args[::-1]):
+            p, q = step(power), step(log)
+            if p[:1] == ("pow",) and q[:1] == ("log",) and len(p) == 3 and q[1:] == p[1:2]:
+                products[first + k] = (power, p[2])
+    return products
 
 
 def _real(number) -> float:
