@@ -19,9 +19,6 @@ from gradcheck.results import CauseCode
 from gradcheck.source import files
 
 WITH_COMPLEX = ("forward", "backward", "central", "complex")
-CONVENTION_PENDING = pytest.mark.xfail(
-    strict=True, reason="relu'(0) is 0 until relu takes the midpoint convention of max/min/abs"
-)
 
 
 def checked(expression: str, at=(), claims=(), **settings):
@@ -43,8 +40,8 @@ def checked_file(tmp_path, text: str):
 @pytest.mark.parametrize(
     ("expression", "at", "derivative"),
     [
-        pytest.param("relu(x)", "x=0", 0.5, marks=CONVENTION_PENDING),
-        pytest.param("relu(x - 1)", "x=1", 0.5, marks=CONVENTION_PENDING),
+        ("relu(x)", "x=0", 0.5),
+        ("relu(x - 1)", "x=1", 0.5),
         ("max(x, 0)", "x=0", 0.5),
         ("max(0, x)", "x=0", 0.5),
         ("min(x, 0)", "x=0", 0.5),
@@ -62,7 +59,6 @@ def test_at_a_switch_backprop_takes_the_midpoint_of_the_one_sided_derivatives(
     assert out.status == "kink"
 
 
-@CONVENTION_PENDING
 def test_relu_x_minus_relu_minus_x_is_x_at_its_switch_too():
     # relu(x) - relu(-x) is x: smooth, slope 1 at 0. With relu'(0) = 0 backprop says 0;
     # with relu'(0) = 1 (the mistake x >= 0) it says 2; the midpoint says 1.
@@ -85,7 +81,6 @@ def test_erf_has_no_complex_implementation_and_says_so_rather_than_crash():
     assert y.complex is not None and abs(float(y.complex) - math.erf(0.3)) < 1e-14
 
 
-@pytest.mark.xfail(strict=True, reason="the note calls erf 'not analytic' until ops says why")
 def test_erf_is_analytic_the_note_says_it_has_no_complex_implementation():
     out = checked("erf(x)", ["x=0.3"], methods=WITH_COMPLEX)
     (note,) = [n for n in out.notes if "complex step does not apply" in n]
