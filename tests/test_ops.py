@@ -32,7 +32,15 @@ def well_conditioned(n):
     return np.eye(n) * 3 + rng.uniform(-0.5, 0.5, size=(n, n))
 
 
-UNARY_DOMAIN = {"log": positive, "sqrt": positive, "asin": unit, "acos": unit}
+def above_one(*shape):
+    return rng.uniform(1.2, 3.0, size=shape)
+
+
+UNARY_DOMAIN = {
+    **dict.fromkeys(["log", "log1p", "log2", "log10", "sqrt"], positive),
+    **dict.fromkeys(["asin", "acos", "atanh"], unit),
+    "acosh": above_one,
+}
 
 CASES = [
     *[
@@ -120,7 +128,10 @@ def test_every_public_function_is_exercised():
 
 @pytest.mark.parametrize(
     "name",
-    ["relu", "abs", "sign", "max", "min", "leaky_relu", "norm"],
+    [
+        *["relu", "abs", "sign", "max", "min", "leaky_relu", "norm"],
+        *["heaviside", "relu6", "hardtanh", "elu", "selu", "softsign"],
+    ],
 )
 def test_nonsmooth_ops_declare_a_switch(name):
     assert OPS[name].switch is not None
@@ -184,6 +195,13 @@ AT_SWITCHES = [
     ("max(a, 0)", {"a": 0.0}, {"a": 0.5}),
     ("leaky_relu(x, s)", {"x": 0.0, "s": 0.2}, {"x": 0.6, "s": 0.0}),
     ("leaky_relu(x)", {"x": 0.0}, {"x": 0.505}),
+    ("relu6(x)", {"x": 0.0}, {"x": 0.5}),
+    ("relu6(x)", {"x": 6.0}, {"x": 0.5}),
+    ("hardtanh(x)", {"x": -1.0}, {"x": 0.5}),
+    ("hardtanh(x)", {"x": 1.0}, {"x": 0.5}),
+    ("elu(x)", {"x": 0.0}, {"x": 1.0}),
+    ("selu(x)", {"x": 0.0}, {"x": 1.0507009873554805 * (1 + 1.6732632423543772) / 2}),
+    ("softsign(x)", {"x": 0.0}, {"x": 1.0}),
 ]
 
 
@@ -224,7 +242,9 @@ def test_the_midpoint_convention_holds_for_every_switch_in_the_table(name, surfa
     assert local(surface) == pytest.approx(sides, abs=1e-8)
 
 
-@pytest.mark.parametrize(("name", "values"), [("sign", [-1, -1, 0, 1, 1])])
+@pytest.mark.parametrize(
+    ("name", "values"), [("heaviside", [0, 0, 0.5, 1, 1]), ("sign", [-1, -1, 0, 1, 1])]
+)
 def test_jumps_take_the_midpoint_and_are_flat_on_either_side(name, values):
     # No derivative exists at the jump (SymPy's is DiracDelta(0)); backprop's rule gives
     # the midpoint of the one-sided derivatives, 0, as everywhere else.
@@ -294,8 +314,8 @@ def test_complex_step_agrees_with_the_vjp_wherever_it_is_said_to_apply(name, dra
 
 def test_complex_step_is_refused_with_the_right_reason():
     reasons = {name: op.no_complex for name, op in OPS.items() if not op.complex_safe}
-    assert reasons["erf"] == "no complex implementation"
-    for name in ["relu", "abs", "sign", "max", "min", "leaky_relu"]:
+    assert reasons["erf"] == reasons["gelu"] == "no complex implementation"
+    for name in ["relu", "abs", "sign", "max", "min", "leaky_relu", "heaviside", "elu"]:
         assert reasons[name] == "not analytic", name
     assert set(reasons.values()) <= {"not analytic", "no complex implementation"}
     # a piecewise element-wise op is never analytic across its switch
