@@ -40,6 +40,7 @@ class CauseCode(str, Enum):
     """Why an entry (or a problem) did not simply pass: what code decides on, never words."""
 
     BACKPROP = "backprop"  # backprop disagrees with an exact reference
+    CLAIMED = "claimed"  # the user's code's gradient disagrees with the reference
     CENTRAL = "central"  # the central difference disagrees with the reference
     KINK = "kink"  # a non-smooth node switches branch within the step
     NOT_FINITE = "not_finite"  # the derivative is not finite at the point
@@ -48,6 +49,9 @@ class CauseCode(str, Enum):
     FLOAT32 = "float32"  # a float32 difference off by float32's round-off only
     EXPECTED = "expected"  # a claimed number does not hold
     FORWARD_VALUE = "forward_value"  # the graph's value disagrees with the symbolic value
+    MODIFIES_INPUTS = "modifies_inputs"  # user code changed its inputs in place
+    NOT_DETERMINISTIC = "not_deterministic"  # two calls of user code at one point differ
+    WRONG_SHAPE = "wrong_shape"  # a returned gradient's shape is not its input's
 
     def __str__(self) -> str:
         return self.value
@@ -93,6 +97,16 @@ class GradientResult:
     step: np.ndarray | None = None
     complex: np.ndarray | None = None
     richardson: np.ndarray | None = None
+    claimed_by: str = "backprop"  # what claims the gradient: backprop, or "your code"
+    diagnosis: str | None = None  # what a wrong gradient looks like, in words
+
+    @property
+    def reference(self) -> np.ndarray:
+        """The best estimate there is: symbolic, complex step, Richardson, else central."""
+        for estimate in (self.symbolic, self.complex, self.richardson, self.central):
+            if estimate is not None:
+                return estimate
+        return self.backprop
 
     @property
     def worst(self) -> str:
@@ -124,6 +138,7 @@ class PointResult:
     symbolic_value: float | None
     gradient: dict[str, GradientResult] = field(default_factory=dict)
     probes: list[ProbeResult] | None = None
+    upstream: np.ndarray | None = None  # a layer's seeded dout: gradients are then VJPs
 
     @property
     def status(self) -> str:
@@ -174,6 +189,8 @@ class ProblemResult:
     expression: str | None
     status: str
     file: str | None = None
+    kind: str = "expression"  # or "func": the user's code
+    code: dict[str, str] | None = None  # for func: {"function": "f.py:loss", "grad": ...}
     line: int | None = None
     message: str | None = None
     points: list[PointResult] = field(default_factory=list)

@@ -111,6 +111,8 @@ def judge(
     symbolic: np.ndarray | None = None,
     complex_step: np.ndarray | None = None,
     distances: Mapping[int, float] | None = None,
+    claimed_by: str = "backprop",
+    knows_switches: bool = True,
 ) -> GradientResult:
     """A verdict for every entry of one input (or probe), with the cause of each non-pass.
 
@@ -129,14 +131,21 @@ def judge(
     causes: dict[int, Cause] = {}
     for k in range(reference.values.size):
         bp, ref = float(backprop.flat[k]), float(reference.values[k])
-        cause = _cause(switch, k, bp, ref, d, agree, reference, distances or {})
+        crossed = int(d.crossed[k])
+        if not knows_switches and crossed < 0 and not agree.one_sided[k]:
+            crossed = -2  # a kink no switch reported: the one-sided differences show it
+        cause = _cause(
+            switch, k, bp, ref, d, agree, reference, distances or {}, crossed, claimed_by
+        )
         if cause is None and agree.roundoff[k]:
             text = _roundoff_text(bp, float(higher.flat[k]), ref, backprop.dtype)
             cause = "pass", Cause(CauseCode.ROUNDOFF, text)
         if cause is not None:
             status[k], causes[k] = cause
     estimates = {
-        "backprop": None if reference.kind == "backprop value" else backprop,
+        "claimed" if claimed_by != "backprop" else "backprop": (
+            None if reference.kind == "backprop value" else backprop
+        ),
         "forward": d.forward,
         "backward": d.backward,
         "central": d.central,
@@ -199,10 +208,14 @@ def _agreement(backprop, reference: Reference, d: Differences, tol, bp_tol, scal
         )
 
 
-def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, distances):
-    """(status, cause) for an entry that does not simply pass, else None."""
-    crossed = int(d.crossed[k])
-    shown = {"backprop": bp}
+def _cause(
+    switch, k, bp, ref, d: Differences, agree, reference: Reference, distances, crossed, claimed_by
+):
+    """(status, cause) for an entry that does not simply pass, else None.
+
+    ``crossed`` is the switch crossed within the step, -1 for none, -2 for one the
+    target cannot name (user code: only the one-sided differences show it)."""
+    shown = {claimed_by: bp}
     if reference.kind != "backprop value":
         shown[reference.kind.split()[0]] = ref
     shown = {m: v for m, v in shown.items() if math.isfinite(v)}
@@ -210,7 +223,7 @@ def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, dist
         # never a nan standing as a number: say which estimate has no value, and why
         given = {"backprop": bp, reference.kind: ref}
         undefined = " and ".join(f"{m} gives {v}" for m, v in given.items() if not math.isfinite(v))
-        if crossed >= 0:
+        if crossed >= 0 or crossed == -2:
             text = kink_text(switch(crossed), d, k, shown, distances.get(crossed))
             text = f"the derivative does not exist at the point ({undefined}): {text}"
             return "kink", Cause(CauseCode.KINK, text)
@@ -223,7 +236,7 @@ def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, dist
             "the point is too close to the edge of its domain",
         )
     central_ok = bool(agree.central[k])
-    if crossed >= 0:
+    if crossed >= 0 or crossed == -2:
         if not agree.one_sided[k]:
             text = kink_text(switch(crossed), d, k, shown, distances.get(crossed))
             return "kink", Cause(CauseCode.KINK, text)
@@ -232,8 +245,9 @@ def _cause(switch, k, bp, ref, d: Differences, agree, reference: Reference, dist
         # average is the estimate to judge.
         central_ok = bool(agree.average[k])
     if not agree.backprop[k]:
-        text = f"backprop {bp:.12g} disagrees with the {reference.kind} {ref:.12g}"
-        return "fail", Cause(CauseCode.BACKPROP, text)
+        text = f"{claimed_by} {bp:.12g} disagrees with the {reference.kind} {ref:.12g}"
+        code = CauseCode.BACKPROP if claimed_by == "backprop" else CauseCode.CLAIMED
+        return "fail", Cause(code, text)
     if not central_ok:
         return "fail", Cause(
             CauseCode.CENTRAL,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 import keyword
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.util import decode_source
 from pathlib import Path
 
@@ -25,11 +26,13 @@ EXAMPLE = "layers.py:affine_forward"
 
 @dataclass(frozen=True)
 class CodeRef:
-    """A function in a user's file: ``path`` (absolute), ``name``, and ``text`` as written."""
+    """A function in a user's file: ``path`` (absolute), ``name``, and ``text`` as written;
+    or, from the library, a ``function`` already in this process (the worker forks with it)."""
 
     path: Path
     name: str
     text: str
+    function: Callable | None = field(default=None, compare=False)  # one already loaded
 
     @property
     def file(self) -> str:

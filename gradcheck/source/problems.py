@@ -282,7 +282,19 @@ def _value(key: str, raw, origin: str, inputs: list[str]):
             f"{key!r} is given a value but the expression does not use it{suggest(key, inputs)}",
             where=origin,
         )
+    return given_value(key, raw, origin)
+
+
+def given_value(key: str, raw, origin: str) -> np.ndarray | RandomSpec:
+    """A value as given (a parsed term, a RandomSpec or numbers), as an array, validated.
+
+    Raises:
+        ValueProblem: too many dimensions, empty, or not finite; naming ``origin``.
+    """
     if isinstance(raw, RandomSpec):
+        too_many = limits.entries_allowed(math.prod(raw.shape), key)
+        if too_many:  # refused before anything is drawn
+            raise ValueProblem(too_many, where=origin)
         return raw
     if isinstance(raw, Term):
         node = build(raw, Scope({}))

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck.errors import GradcheckError
+
 #: f at copies of the point, copy r with flat entry ``at[r]`` of one input set to
 #: ``entry[r]``: (values of shape (rows, output size), per row the first switch crossed
 #: or -1). See ``estimate.finite``.
@@ -29,6 +31,10 @@ Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 #: f at ``x + t u`` for each t, for one direction u: (values (rows, output size), crossed).
 Along = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class ComplexStepRefused(GradcheckError):
+    """Complex step does not apply to this target (found when tried); differences serve."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Evaluation(ABC):
     size: float  # the largest intermediate value: what an evaluation's round-off is against
     distances: Mapping[int, float]  # each switch's distance from the point (0: on a kink)
     notes: list[str]  # what the evaluation could not do, in words
+    knows_switches: bool = True  # False: kinks are found only by one-sided differences
 
     @abstractmethod
     def evaluator(self, name: str, dtype: str | None = None) -> Evaluate:

@@ -18,6 +18,7 @@ import numpy as np
 
 from gradcheck import limits
 from gradcheck.errors import GradcheckError
+from gradcheck.targets.base import ComplexStepRefused
 from gradcheck.targets.conventions import (
     NO_CACHE,
     Call,
@@ -51,10 +52,6 @@ class CodeError(GradcheckError):
 
 class CodeTimeout(CodeError):
     """The user's code did not return within the time limit."""
-
-
-class ComplexStepRefused(GradcheckError):
-    """Complex step does not apply to this code; fall back to differences."""
 
 
 class Session:

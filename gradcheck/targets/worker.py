@@ -341,6 +341,9 @@ def load(refs: tuple[CodeRef, CodeRef | None], kind: str, busy) -> Code:
         if ref is None:
             functions.append(None)
             continue
+        if ref.function is not None:  # given by the library, inherited through the fork
+            functions.append(ref.function)
+            continue
         if ref.path not in modules:
             modules[ref.path] = _import(ref.path)
         function = getattr(modules[ref.path], ref.name, None)
