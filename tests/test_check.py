@@ -363,3 +363,16 @@ def test_a_problem_past_its_time_limit_is_an_error_naming_the_flag(monkeypatch):
     assert time.monotonic() - started < 2
     assert out.status == "error"
     assert "took longer than" in out.message and "--timeout" in out.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [("erf(x)*y", "has no complex implementation"), ("abs(x)*y", "is not analytic")],
+)
+def test_why_complex_step_does_not_apply_is_said_right(expression, reason):
+    methods = ("forward", "backward", "central", "complex")
+    out = result(expression, at=["x=0.3", "y=2"], settings=Settings(methods=methods))
+    assert out.status == "pass"
+    assert any(f"complex step does not apply to x: '{expression[:6]}' (column 1) {reason}" in n
+               for n in out.notes)  # fmt: skip
+    assert out.points[0].gradient["x"].complex is None

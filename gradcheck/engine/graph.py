@@ -290,9 +290,9 @@ class Program:
 
 #: Operations whose local derivative is a factor a hand derivation can forget.
 DROPPABLE = frozenset(
-    [n for n, op in OPS.items() if op.elementwise and op.arity == (1, 1) and n != "neg"]
+    [n for n, op in OPS.items() if op.elementwise and op.arity == (1, 1)]
     + ["pow", "softmax", "logsumexp", "norm"]
-)
+) - {"neg", "sign", "heaviside"}  # a sign flip is no factor; a derivative of 0 is no slip
 
 
 def _pass_through(g: np.ndarray, arg: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from gradcheck.engine import symbolic
 from gradcheck.engine.graph import Program, describe
+from gradcheck.engine.ops import OPS
 from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate as evaluate_tape
 from gradcheck.judge.mistakes import without_each
@@ -142,9 +143,7 @@ class ExpressionAt(Evaluation):
         if not blocking:
             return None
         node = program.nodes[blocking[0]]
-        from gradcheck.engine.ops import OPS
-
-        reason = getattr(OPS[node.op], "no_complex", None) or "not analytic"
+        reason = OPS[node.op].no_complex  # "not analytic", or "no complex implementation"
         return (
             f"{describe(node)} is {reason}"
             if reason == "not analytic"
