@@ -216,7 +216,7 @@ def check_point(
     """Every check at one point: each input's entries, or directional probes."""
     result = PointResult(e.point, drawn, _plain(e.value), _plain(e.exact_value))
     if settings.mode == "directional":
-        result.probes = probes(e, target.wrt, settings.probes, settings.step, tol, rng)
+        result.probes, located = probes(e, target.wrt, settings.probes, settings.step, tol, rng)
         for name in target.wrt:  # reported, not judged entry by entry
             result.gradient[name] = GradientResult(
                 shape=e.claimed[name].shape,
@@ -227,6 +227,17 @@ def check_point(
                 central=None,
                 status=np.full(e.claimed[name].shape, "pass", dtype=object),
                 errors={},
+                claimed_by=e.claimed_by,
+            )
+        for entry in located:  # the entries a failing probe was narrowed down to
+            gradient = result.gradient[entry.name]
+            k = int(np.ravel_multi_index(entry.index, gradient.shape)) if gradient.shape else 0
+            gradient.status.flat[k] = "fail"
+            code = CauseCode.BACKPROP if e.claimed_by == "backprop" else CauseCode.CLAIMED
+            gradient.causes[k] = Cause(
+                code,
+                f"{e.claimed_by} {entry.claimed:.12g} disagrees with the directional "
+                f"differences, which imply {entry.estimate:.12g} (found by bisection)",
             )
     else:
         for name in target.wrt:

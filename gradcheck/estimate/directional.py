@@ -10,12 +10,25 @@ assumed: a correct gradient passes at any size and magnitude.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gradcheck.estimate import finite
 from gradcheck.judge.verdicts import Reference, judge, tolerance
 from gradcheck.results import ProbeResult, Tolerance
 from gradcheck.targets.base import Evaluation
+
+
+@dataclass(frozen=True)
+class Located:
+    """An entry a failing probe was narrowed down to: its claimed derivative, and the one
+    the directional differences imply (claimed minus the discrepancy over its share)."""
+
+    name: str
+    index: tuple[int, ...]
+    claimed: float
+    estimate: float
 
 
 def probes(
@@ -25,34 +38,36 @@ def probes(
     step: float | None,
     tol: Tolerance,
     rng: np.random.Generator,
-) -> list[ProbeResult]:
-    """``count`` probes along seeded random unit directions, each judged like an entry."""
+) -> tuple[list[ProbeResult], list[Located]]:
+    """``count`` probes along seeded random unit directions, each judged like an entry,
+    and the entries a failing probe is narrowed down to by bisection.
+
+    The first probe chooses its step from the ladder; the others reuse that step (two
+    evaluations each, not twenty): a check of user code counts its calls.
+    """
     x = np.concatenate([np.ravel(e.point[n]) for n in wrt])
     outputs = int(np.size(e.value))
     claimed = np.concatenate([np.reshape(e.claimed[n], (outputs, -1)) for n in wrt], axis=1)
     exact = None
     if e.exact is not None:
         exact = np.concatenate([np.reshape(e.exact[n], (outputs, -1)) for n in wrt], axis=1)
-    results = []
+    bp_tol = tolerance("backprop", e.dtype) if e.claimed_by == "backprop" else tol
+    base = float(np.linalg.norm(x))  # steps scale with the point's size along u
+    results, located = [], []
     for _ in range(count):
         u = _unit(rng, x.size)  # a unit direction: a step along it is a step in x
         w = _unit(rng, outputs) if outputs > 1 else np.ones(1)
-        direction = _split(u, e.point, wrt)
-        along = e.along(direction)
-        base = float(np.linalg.norm(x))  # steps scale with the point's size along u
-
-        def evaluate(at: np.ndarray, entry: np.ndarray, along=along, base=base, w=w):
-            values, crossed = along(np.asarray(entry) - base)
-            return np.asarray(values) @ w, crossed
-
-        f0 = float(np.ravel(e.value) @ w)
-        d = finite.entrywise(evaluate, np.array([base]), f0, step, e.size)
+        d = finite.entrywise(
+            _along(e, wrt, u, w, base), np.array([base]), float(np.ravel(e.value) @ w), step, e.size
+        )
+        step = step if step is not None else float(d.step[0])
         backprop = np.array([w @ claimed @ u])
         truth = None if exact is None else np.array([w @ exact @ u])
         reference = Reference.choose(backprop, truth)
         judged = judge(
-            e.switch, backprop, reference, d, tol, e.scale, bp_tol=tolerance("backprop", e.dtype)
-        )
+            e.switch, backprop, reference, d, tol, e.scale, bp_tol=bp_tol,
+            claimed_by=e.claimed_by, knows_switches=e.knows_switches,
+        )  # fmt: skip
         results.append(ProbeResult(
             symbolic=None if truth is None else float(truth[0]), backprop=float(backprop[0]),
             forward=float(d.forward[0]), backward=float(d.backward[0]),
@@ -60,7 +75,69 @@ def probes(
             errors={m: float(err[0]) for m, err in judged.errors.items()},
             step=float(d.step[0]), cause=judged.causes.get(0),
         ))  # fmt: skip
-    return results
+        if judged.status[0] == "fail" and not located:
+            slack = tol.atol + tol.rtol * abs(float(reference.values[0])) + float(d.rounding[0])
+            gap = float(backprop[0]) - float(d.central[0])
+            found = _bisect(e, wrt, x, claimed, u, w, gap, slack, float(d.step[0]), base)
+            located = [_entry(e, wrt, k, claimed, w, u, gap_k) for k, gap_k in found]
+    return results, located
+
+
+def _along(e: Evaluation, wrt, u: np.ndarray, w: np.ndarray, base: float):
+    """An evaluator of ``w . f(x + t u)``, with t measured from ``base`` (so that steps
+    are scaled to the point's size and exactly representable, as an entry's are)."""
+    along = e.along(_split(u, e.point, wrt))
+
+    def evaluate(at: np.ndarray, entry: np.ndarray):
+        values, crossed = along(np.asarray(entry) - base)
+        return np.asarray(values) @ w, crossed
+
+    return evaluate
+
+
+#: At most this many wrong entries are named by bisection (each costs ~2 log2(n) calls).
+LOCATED = 20
+
+
+def _bisect(e, wrt, x, claimed, u, w, gap, slack, step, base) -> list[tuple[int, float]]:
+    """The entries behind a probe's discrepancy ``gap`` (claimed minus differences).
+
+    The discrepancy is linear in the direction, so for ``u = u_left + u_right`` the right
+    half's is the whole's minus the left's: one central difference (two evaluations) per
+    level, O(k log n) for k wrong entries. A half whose discrepancy is within ``slack``
+    (the probe's own tolerance) holds no wrong entry."""
+    found, blocks = [], [(0, x.size, gap)]
+    while blocks and len(found) < LOCATED:
+        lo, hi, delta = blocks.pop()
+        if hi - lo == 1:
+            found.append((lo, delta))
+            continue
+        mid = (lo + hi) // 2
+        part = np.zeros_like(u)
+        part[lo:mid] = u[lo:mid]
+        size = float(np.linalg.norm(part))
+        left = 0.0
+        if size > 0:
+            unit = part / size
+            values, _ = _along(e, wrt, unit, w, base)(None, np.array([base + step, base - step]))
+            central = (values[0] - values[1]) / 2 / step
+            left = (float(w @ claimed @ unit) - float(central)) * size
+        for block in ((mid, hi, delta - left), (lo, mid, left)):
+            if abs(block[2]) > slack:
+                blocks.append(block)
+    return found
+
+
+def _entry(e, wrt, k: int, claimed, w, u, gap: float) -> Located:
+    """Flat entry k of the concatenated inputs, as (name, index) with its numbers."""
+    for name in wrt:
+        size = int(np.size(e.point[name]))
+        if k < size:
+            index = tuple(int(i) for i in np.unravel_index(k, np.shape(e.point[name])))
+            mine = float(w @ claimed[:, k]) if claimed.ndim == 2 else float(claimed[k])
+            return Located(name, index, mine, mine - gap / float(u[k]))
+        k -= size
+    raise AssertionError("an entry beyond the inputs")
 
 
 def _unit(rng: np.random.Generator, size: int) -> np.ndarray:
