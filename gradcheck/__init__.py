@@ -7,6 +7,7 @@
 """
 
 from gradcheck.check import Settings, check
+from gradcheck.check_code import assert_gradient, check_function
 from gradcheck.errors import (
     ExpressionError,
     GradcheckError,
@@ -28,6 +29,8 @@ __all__ = [
     "ShapeError",
     "ValueProblem",
     "__version__",
+    "assert_gradient",
     "check",
+    "check_function",
     "problem",
 ]

@@ -142,7 +142,19 @@ def _what_it_is(e: FunctionAt, name: str, gradient: GradientResult, truths, agre
     for other, theirs in truths.items():
         if other != name and theirs.shape == truth.shape and np.all(agree(claimed, theirs)):
             return f"it is the gradient of {other}, not of {name}"
-    return diagnose(claimed, truth, agree)
+    found = diagnose(claimed, truth, agree)
+    if found is None and gradient.status.size > 1:
+        diagonal = e.jacobian_diagonal(name)
+        upstream = e.target.dout
+        if diagonal is not None and np.all(
+            agree(claimed, diagonal.reshape(truth.shape) * upstream)
+        ):
+            return (
+                "it uses only the diagonal of the layer's Jacobian (d out_i / d x_i times "
+                "dout_i): the terms that couple the entries, such as softmax's -s_i s_j, "
+                "are left out"
+            )
+    return found
 
 
 def _code_names(problem: FuncProblem) -> dict[str, str]:

@@ -226,3 +226,9 @@ class Report:
         """0 all pass (kinks allowed), 1 some check failed, 2 some could not be checked."""
         counts = self.summary
         return 2 if counts["error"] else 1 if counts["fail"] else 0
+
+    def _repr_html_(self) -> str:
+        """The same table as in the terminal, for a notebook (Jupyter calls this)."""
+        from gradcheck.render.console import html
+
+        return html(self)

@@ -46,3 +46,12 @@ def progress_bar(total: int, no_color: bool):
     ) as progress:
         task = progress.add_task("check", total=total)
         yield lambda done, _total: progress.update(task, completed=done)
+
+
+def html(report) -> str:
+    """A report's table as HTML, for a notebook: the same view the terminal shows."""
+    from gradcheck.render.tables import render
+
+    console = Console(file=io.StringIO(), record=True, width=120, highlight=False)
+    console.print(render(report))
+    return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")

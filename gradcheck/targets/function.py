@@ -20,6 +20,9 @@ from gradcheck.source.func import FuncProblem
 from gradcheck.targets.base import ComplexStepRefused, Evaluation, NotFinite, Target
 from gradcheck.targets.worker import Worker
 
+#: Entries up to which a layer's Jacobian diagonal is measured to name a diagonal-only VJP.
+DIAGONAL_LIMIT = 10_000
+
 
 class FunctionTarget(Target):
     """The code of a ``FuncProblem``, run by ``worker``; ``rng`` draws a layer's ``dout``."""
@@ -157,6 +160,21 @@ class FunctionAt(Evaluation):
             except ComplexStepRefused as refused:
                 self._refused[name] = str(refused)
         return self._refused[name]
+
+    def jacobian_diagonal(self, name: str) -> np.ndarray | None:
+        """For a layer whose output has its input's shape: d out[i] / d x[i] for every i,
+        by central differences of the whole output (2n calls; for a diagnosis only)."""
+        target = self.target
+        if not target.layer or target.problem.jacobian:
+            return None
+        x = np.ravel(self.point[name]).astype(float)
+        if x.size > DIAGONAL_LIMIT or np.shape(target.dout) != np.shape(self.point[name]):
+            return None
+        h = 6e-6 * np.maximum(1.0, np.abs(x))
+        entries, at = np.concatenate([x + h, x - h]), np.tile(np.arange(x.size), 2)
+        out = target.worker.values(target.inputs(self.point), name, at, entries, None)
+        out = np.reshape(out, (2, x.size, x.size))  # (sign, moved entry, output entry)
+        return np.diagonal(out[0] - out[1]) / (2 * h)
 
     def switch(self, i: int) -> str:
         return f"{self.target.problem.function.name}"
