@@ -15,8 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from gradcheck.check import Settings, check_one, failed
+from gradcheck.errors import GradcheckError
 from gradcheck.results import ProblemResult, Report
 from gradcheck.source import files
+from gradcheck.source.problems import Problem
 
 #: Called after each file with (files done, files in all).
 Progress = Callable[[int, int], None]
@@ -31,16 +33,30 @@ def in_shard(path: Path, shard: tuple[int, int]) -> bool:
 
 def check_file(path: Path, settings: Settings) -> list[ProblemResult]:
     """Every problem in one file, checked; a broken problem or file is an error result."""
-    out = []
-    for item in files.load(path):
-        start = time.perf_counter()
-        if isinstance(item, files.Broken):
-            result = failed(item.name, item.error, file=item.file)
-        else:
-            result = check_one(item, settings)
-        result.seconds = time.perf_counter() - start
-        out.append(result)
-    return out
+    return [_checked(item, settings) for item in _problems(path)]
+
+
+def _problems(path: Path) -> list[Problem | files.Broken]:
+    """The file's problems; whatever goes wrong in reading is that file's error alone."""
+    try:
+        return files.load(path)
+    except Exception as exc:  # a bug of ours must not stop the other files
+        error = GradcheckError(
+            f"internal error while reading the file ({type(exc).__name__}: {exc}); "
+            "please report it",
+            where=str(path),
+        )
+        return [files.Broken(Path(path).stem, str(path), error)]
+
+
+def _checked(item: Problem | files.Broken, settings: Settings) -> ProblemResult:
+    start = time.perf_counter()
+    if isinstance(item, files.Broken):
+        result = failed(item.name, item.error, file=item.file)
+    else:
+        result = check_one(item, settings)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def run(

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gradcheck import limits
 from gradcheck.batch import in_shard, run
 from gradcheck.check import Settings
 from gradcheck.cli.main import main
+from gradcheck.source import files
 from gradcheck.source.files import find
+
+from .test_files import HOSTILE
 
 PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 SHIPPED = sorted(PROBLEMS.rglob("*.yaml"))
@@ -62,6 +66,45 @@ def test_a_mixed_batch_gives_every_problem_a_row_and_exit_2(tmp_path):
     assert "a_good.yaml" in out and "b_failing.yaml:1" in out and "c_broken.yaml" in out
     assert "expected grad x: 1 of 1 wrong, e.g. x claimed 5, true 6" in out
     assert "not valid YAML" in out
+
+
+def test_hostile_files_are_each_one_error_and_the_batch_completes(tmp_path):
+    for i, (data, _, _) in enumerate(HOSTILE):
+        (tmp_path / f"h{i:02}.yaml").write_bytes(data)
+    with open(tmp_path / "huge.yaml", "wb") as f:
+        f.truncate(limits.FILE_BYTES.value + 1)
+    (tmp_path / "zz_good.yaml").write_text(GOOD)
+    junit = tmp_path / "out.xml"
+    result = cli("check", tmp_path, "--format", "json", "--junit", junit)
+    assert result.exit_code == 2
+    problems = json.loads(result.stdout)["problems"]
+    assert len(problems) == len(HOSTILE) + 2  # one result for every file
+    good = problems.pop()
+    assert good["file"].endswith("zz_good.yaml") and good["status"] == "pass"
+    for problem in problems:
+        assert problem["status"] == "error"
+        assert problem["message"].startswith(problem["file"] + ":"), problem
+    assert len(ElementTree.parse(junit).getroot().findall(".//testcase")) == len(HOSTILE) + 2
+
+
+def test_a_bug_in_reading_one_file_is_that_files_error(tmp_path, monkeypatch):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD)
+    real = files.load
+
+    def load(path):
+        if Path(path).name == "a.yaml":
+            raise ValueError("a bug")
+        return real(path)
+
+    monkeypatch.setattr(files, "load", load)
+    report = run(find([str(tmp_path)]), Settings())
+    bad, good = report.problems
+    assert good.status == "pass" and bad.status == "error"
+    assert bad.message == (
+        f"{tmp_path / 'a.yaml'}: internal error while reading the file (ValueError: a bug); "
+        "please report it"
+    )
 
 
 def test_exit_1_without_errors(tmp_path):

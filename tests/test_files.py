@@ -1,10 +1,12 @@
 """Problem files: the schema, and an error with file and line for every kind of mistake."""
 
+import os
 import textwrap
 
 import numpy as np
 import pytest
 
+from gradcheck import limits
 from gradcheck.source.files import Broken, find, load
 from gradcheck.source.language import RandomSpec
 
@@ -136,7 +138,125 @@ def test_a_binary_file_is_an_error_not_a_crash(tmp_path):
     path = tmp_path / "bin.yaml"
     path.write_bytes(b"\xff\xfe\x00garbage")
     (item,) = load(path)
-    assert isinstance(item, Broken) and "cannot read" in str(item.error)
+    assert isinstance(item, Broken) and ":1:1: not UTF-8 text" in str(item.error)
+
+
+LAUGHS = "".join(
+    f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9)}]\n" if k else "l0: &l0 [lol]\n"
+    for k in range(10)
+)
+
+
+def deep(opening: str, closing: str, depth: int) -> str:
+    return opening * depth + "1" + closing * depth
+
+
+#: Hostile text, where the refusal must point, and what it must say. Each one crashed the
+#: batch ("internal error"), hung, or exhausted memory before it was bounded.
+HOSTILE = [
+    (b"expr: x\x00\n", ":1:8", "U+0000 (a control character) is not allowed in YAML"),
+    (b"name: \x1b[31mred\n", ":1:7", "U+001B (a control character)"),
+    (b"expr: x\nname: \xff\n", ":2:7", "not UTF-8 text: the byte 0xff cannot be decoded"),
+    (b"expr: x\nname: caf\xc3\n", ":2:10", "not UTF-8 text: the byte 0xc3"),
+    (b"expr: x\nat: {x: " + b"1" * 5000 + b"}\n", ":2:9", "a number has 5,000 digits"),
+    (b"expr: x\nat: {x: 0x" + b"f" * 500 + b"}\n", ":2:9", "above the limit of 400"),
+    (b"expr: x\nat: {x: 1." + b"5" * 10000 + b"}\n", ":2:9", "a number has 10,001 digits"),
+    (b"expr: x\nat: {x: " + b"9" * 330 + b"}\n", ":2:9", "must be finite, got 99999"),
+    (b"expr: x\nat: {x: 1.0e+999999}\n", ":2:9", "must be finite, got 1.0e+999999"),
+    (b"expr: x\nat: {x: 1e999999}\n", ":2:9", "the number 1e999999 is too large"),
+    (b"expr: x\nstep: '" + b"1" * 5000 + b"'\n", ":2:7", "step must be a number, got '111"),
+    (b"expr: x\nat: {x: " + deep("[", "]", 100).encode() + b"}\n", ":2:71", "65 levels"),
+    # libyaml's own bound (1,000) is met first while it scans ahead
+    (b"expr: x\nat: {x: " + deep("[", "]", 10_000).encode() + b"}\n", ":2:1007", "nesting depth"),
+    (b"expr: x\nat: " + deep("{a: ", "}", 10_000).encode() + b"\n", ":2:257", "65 levels"),
+    (
+        b"expr: x\nat:\n" + "".join(" " * k + "a:\n" for k in range(1, 200)).encode(),
+        ":66:65",
+        "the YAML here has 65 levels of nesting, above the limit of 64",
+    ),
+    (  # 39 levels, held 27 deep: an alias nests as deeply as what it names
+        f"a: &a {deep('[', ']', 39)}\nb: {deep('[', ']', 26).replace('1', '*a')}\n".encode(),
+        ":2:30",
+        "the YAML here has 66 levels of nesting",
+    ),
+    (
+        LAUGHS.encode(),
+        ":7:40",  # the first alias that takes the count past the limit
+        "the YAML up to here has 1,019,525 YAML nodes once aliases are expanded, "
+        "above the limit of 1,000,000",
+    ),
+    (b"expr: x\nat: &a {x: [1, *a]}\n", ":2:16", "*a refers to a list or mapping that holds it"),
+    (b"expr: x\nat: {x: *nothing}\n", ":2:9", "*nothing refers to no anchor &nothing"),
+    (b"expr: x\nat: {x: !!binary aGk=}\n", ":2:9", "the YAML tag 'tag:yaml.org,2002:binary'"),
+    (b"expr: x\n<<: {at: 1}\n", ":2:1", "the YAML tag 'tag:yaml.org,2002:merge'"),
+    (b"expr: x\n[a]: 1\n", ":2:1", "a key must be a name, got 'a list or mapping'"),
+    (
+        b"expr: sum(W)\nat:\n  W: random(100000, 100000)\n",
+        ":3:6",
+        "W has 10,000,000,000 entries, above the limit of 10,000,000; --max-entries lifts it",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "where", "words"), HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_text_is_one_error_naming_the_file_and_place(tmp_path, data, where, words):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(data)
+    (item,) = load(path)
+    assert isinstance(item, Broken), item
+    assert str(item.error).startswith(f"{path}{where}: "), str(item.error)
+    assert words in str(item.error)
+    assert len(str(item.error)) < 300  # a 10,000-digit number is not quoted whole
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_opened(tmp_path, monkeypatch):
+    path = tmp_path / "big.yaml"
+    with open(path, "wb") as f:
+        f.truncate(limits.FILE_BYTES.value + 1)  # sparse: nothing is written
+    monkeypatch.setattr(os, "open", lambda *a, **k: pytest.fail("the file was opened"))
+    (item,) = load(path)
+    assert str(item.error) == (
+        f"{path}: the file has 10,485,761 bytes, above the limit of 10,485,760; "
+        "--max-file-size lifts it"
+    )
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "p.yaml"
+    path.write_text("expr: x\n")
+    small = os.stat(path)  # what the checks see: a small file
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: small)
+    monkeypatch.setattr(os, "fstat", lambda fd: small)
+    path.write_bytes(b"#" * (limits.FILE_BYTES.value + 5))
+    (item,) = load(path)
+    assert "has 10,485,761 bytes, above the limit" in str(item.error)
+
+
+def test_a_fifo_is_never_opened(tmp_path, monkeypatch):
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    monkeypatch.setattr(os, "open", lambda *a, **k: pytest.fail("the FIFO was opened"))
+    (item,) = load(path)
+    assert str(item.error) == f"{path}: not a regular file (a FIFO)"
+
+
+def test_an_unreadable_file_is_named_with_the_reason(tmp_path, monkeypatch):
+    path = tmp_path / "secret.yaml"
+    path.write_text("expr: x\n")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    (item,) = load(path)
+    assert str(item.error) == f"{path}: cannot read the file: Permission denied"
+
+
+def test_aliases_within_the_limits_are_read(tmp_path):
+    text = "expr: x*y\nat: {x: &one 1, y: 2}\nexpect:\n  grad: {x: 2, y: *one}\n"
+    (problem,) = load(write(tmp_path, text))
+    assert not isinstance(problem, Broken), problem
+    np.testing.assert_array_equal(problem.expectation.grads["y"].value, 1)
 
 
 def test_yaml_tags_that_build_python_objects_are_refused(tmp_path):

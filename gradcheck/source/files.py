@@ -10,16 +10,21 @@ not stop the others.
 
 from __future__ import annotations
 
+import errno
+import functools
 import math
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradcheck import limits
 from gradcheck.errors import GradcheckError, ProblemError
 from gradcheck.judge.expect import Expectation, Number
-from gradcheck.source.language import check_name, parse, parse_value, suggest
+from gradcheck.source.language import RandomSpec, check_name, parse, parse_value, suggest
 from gradcheck.source.problems import Problem, assemble
 
 KEYS = ("name", "let", "expr", "at", "wrt", "expect", "claims", "tolerance", "step")
@@ -30,6 +35,9 @@ SUFFIXES = (".yaml", ".yml")
 CORE_TAGS = frozenset(
     "tag:yaml.org,2002:" + t for t in ("map", "seq", "str", "int", "float", "bool", "null")
 )
+#: Numbers are bounded by their digits before they are converted (Python refuses an int
+#: of more than 4,300 digits, and conversion time grows with the square of the length).
+NUMBER_TAGS = frozenset(("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"))
 
 
 @dataclass(frozen=True)
@@ -74,45 +82,142 @@ def find(paths: list[str]) -> list[Path]:
 
 
 def load(path: Path | str) -> list[Problem | Broken]:
-    """Every problem in a file, in order; a problem that cannot be built becomes Broken."""
+    """Every problem in a file, in order; a problem that cannot be built becomes Broken.
+
+    A file that cannot be read at all (not a regular file, too large, not UTF-8, a control
+    character, YAML past its limits) is one Broken entry naming the file.
+    """
     path = str(path)
     stem = Path(path).stem
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Broken(stem, path, ProblemError(f"cannot read the file: {exc}", where=path))]
-    out: list[Problem | Broken] = []
-    try:
-        documents = list(_documents(text, path))
+        documents = _documents(_text(path), path)
     except ProblemError as error:
         return [Broken(stem, path, error)]
+    out: list[Problem | Broken] = []
     for number, document in enumerate(documents, start=1):
         default = stem if len(documents) == 1 else f"{stem} #{number}"
         try:
             out.append(_problem(document, path, default))
         except GradcheckError as error:
             out.append(Broken(_name_of(document, default), path, error.located(path)))
+        except RecursionError:  # an expression nested past what the parser can follow
+            error = ProblemError("nested too deeply to read", where=path, line=document.line)
+            out.append(Broken(_name_of(document, default), path, error))
     if not out:
         out.append(Broken(stem, path, ProblemError("the file holds no problem", where=path)))
     return out
 
 
-# ---------------------------------------------------------------- YAML with positions
+# ---------------------------------------------------------------- reading, bounded
 
 
-def _documents(text: str, path: str):
+def _text(path: str) -> str:
+    """The file's text: a regular file within the size limit, in UTF-8, with no character
+    YAML refuses. Its size is known before it is read, and a special file is never opened
+    (opening a FIFO waits for a writer)."""
+    try:
+        _regular(os.stat(path), path)
+        # O_NONBLOCK: should the file become a FIFO after the stat, opening it still returns
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            _regular(os.fstat(f.fileno()), path)
+            data = f.read(limits.FILE_BYTES.value + 1)
+    except OSError as exc:
+        raise ProblemError(f"cannot read the file: {_why(exc, path)}", where=path) from None
+    _within_size(len(data), path)  # it grew after the stat
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _position(data, exc.start)
+        raise ProblemError(
+            f"not UTF-8 text: the byte 0x{data[exc.start]:02x} cannot be decoded",
+            where=path,
+            line=line,
+            column=column,
+        ) from None
+    from yaml.reader import Reader
+
+    bad = Reader.NON_PRINTABLE.search(text)
+    if bad is not None:
+        line, column = _position(text, bad.start())
+        raise ProblemError(
+            f"the character U+{ord(bad.group()):04X} (a control character) is not allowed in YAML",
+            where=path,
+            line=line,
+            column=column,
+        )
+    return text
+
+
+def _regular(status: os.stat_result, path: str) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        raise ProblemError(f"not a regular file ({_kind(status)})", where=path)
+    _within_size(status.st_size, path)
+
+
+def _within_size(size: int, path: str) -> None:
+    if size > limits.FILE_BYTES.value:
+        raise ProblemError(limits.FILE_BYTES.message(size, "the file"), where=path)
+
+
+def _kind(status: os.stat_result) -> str:
+    """What a file that is not a regular file is."""
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(status.st_mode):
+            return kind
+    return "a special file"
+
+
+def _why(exc: OSError, path: Path | str) -> str:
+    """Why a path cannot be followed or read, in words."""
+    if exc.errno == errno.ELOOP:
+        return "a link loop: following its links never ends"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return f"a broken link: its target {os.readlink(path)!r} does not exist"
+    return exc.strerror or str(exc)
+
+
+def _position(text: str | bytes, index: int) -> tuple[int, int]:
+    """The 1-based line and column of ``text[index]`` (columns count characters)."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    start = text.rfind(newline, 0, index) + 1
+    before = text[start:index]
+    if isinstance(before, bytes):
+        before = before.decode("utf-8", "replace")
+    return text.count(newline, 0, index) + 1, len(before) + 1
+
+
+# ---------------------------------------------------------------- YAML, bounded
+
+
+def _documents(text: str, path: str) -> list[Value]:
+    """The file's documents (null ones left out), composed within the limits."""
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    composer = _Composer(path)
+    documents = []
+    loader = None
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None and node.tag != "tag:yaml.org,2002:null":
-                yield _value(loader, node, path)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+        loader.get_event()  # the stream starts
+        while not loader.check_event(yaml.StreamEndEvent):
+            loader.get_event()  # a document starts
+            document = composer.document(loader)
+            loader.get_event()  # the document ends
+            if document.data is not None:
+                documents.append(document)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    return documents
 
 
 def _yaml_error(exc, text: str, path: str) -> ProblemError:
@@ -134,40 +239,155 @@ def _yaml_error(exc, text: str, path: str) -> ProblemError:
     )
 
 
-def _value(loader, node, path: str) -> Value:
+@dataclass
+class _Open:
+    """A list or mapping being read: what it holds so far, its size once aliases are
+    expanded, and how deeply it nests."""
+
+    start: Any  # the event that opened it
+    items: list | dict
+    keys: dict[str, tuple[int, int]] | None = None
+    key: Value | None = None  # a mapping's key, waiting for its value
+    size: int = 1
+    height: int = 1
+
+
+class _Composer:
+    """YAML events to Values, iteratively, within the limits: nesting depth, digits in a
+    number, and nodes counted as aliases expand. An alias shares the Value it names, so
+    an expansion is counted, and refused, without ever being built."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.anchors: dict[str, tuple[Value, int, int]] = {}  # value, size, height
+        self.nodes = 0  # in the whole file, aliases expanded
+
+    def document(self, loader) -> Value:
+        """The next document's root; the loader stands after its last node."""
+        import yaml
+
+        stack: list[_Open] = []
+        while True:
+            event = loader.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                self._fits(len(stack) + 1, 1, event)
+                self._allowed(_collection_tag(event), event)
+                mapping = isinstance(event, yaml.MappingStartEvent)
+                stack.append(_Open(event, {} if mapping else [], {} if mapping else None))
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                done = stack.pop()
+                value, size, height = self._closed(done), done.size, done.height
+                anchor = done.start.anchor
+            elif isinstance(event, yaml.AliasEvent):
+                value, size, height = self._alias(event, stack)
+                self._fits(len(stack) + height, size, event)
+                anchor = None
+            else:
+                value, size, height, anchor = self._scalar(loader, event), 1, 0, event.anchor
+                self._fits(len(stack), 1, event)
+            if anchor is not None:
+                self.anchors[anchor] = (value, size, height)
+            if not stack:
+                return value
+            self._add(stack[-1], value, size, height)
+
+    def _fits(self, depth: int, size: int, event) -> None:
+        """Count ``size`` more nodes at ``depth``; refuse what passes a limit."""
+        self.nodes += size
+        if depth > limits.NESTING.value:
+            raise self._error(limits.NESTING.message(depth, "the YAML here"), event)
+        if self.nodes > limits.YAML_NODES.value:
+            raise self._error(limits.YAML_NODES.message(self.nodes, "the YAML up to here"), event)
+
+    def _alias(self, event, stack: list[_Open]) -> tuple[Value, int, int]:
+        if event.anchor in self.anchors:
+            return self.anchors[event.anchor]
+        if any(o.start.anchor == event.anchor for o in stack):
+            raise self._error(
+                f"the alias *{event.anchor} refers to a list or mapping that holds it", event
+            )
+        raise self._error(
+            f"the alias *{event.anchor} refers to no anchor &{event.anchor} before it", event
+        )
+
+    def _scalar(self, loader, event) -> Value:
+        import yaml
+
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        self._allowed(tag, event)
+        if tag in NUMBER_TAGS:
+            digits = sum(c.isalnum() for c in event.value)
+            if digits > limits.DIGITS.value:
+                raise self._error(limits.DIGITS.message(digits, "a number"), event)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:  # the constructor for the tag, not construct_object: that one keeps every node
+            data = _constructor().yaml_constructors[tag](_constructor(), node)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise self._error(f"bad value: {exc}", event) from None
+        line, column = _mark(event)
+        return Value(data, line, column, event.value, quoted=event.style in ("'", '"'))
+
+    def _add(self, into: _Open, value: Value, size: int, height: int) -> None:
+        into.size += size
+        into.height = max(into.height, height + 1)
+        if into.keys is None:
+            into.items.append(value)
+        elif into.key is None:
+            if not isinstance(value.data, str):
+                got = value.text if value.text is not None else "a list or mapping"
+                raise ProblemError(
+                    f"a key must be a name, got {got!r}",
+                    where=self.path,
+                    line=value.line,
+                    column=value.column,
+                )
+            if value.data in into.items:
+                raise ProblemError(
+                    f"{value.data!r} is given twice",
+                    where=self.path,
+                    line=value.line,
+                    column=value.column,
+                )
+            into.key = value
+        else:
+            into.items[into.key.data] = value
+            into.keys[into.key.data] = (into.key.line, into.key.column)
+            into.key = None
+
+    def _closed(self, done: _Open) -> Value:
+        line, column = _mark(done.start)
+        return Value(done.items, line, column, keys=done.keys)
+
+    def _allowed(self, tag: str, event) -> None:
+        if tag not in CORE_TAGS:
+            raise self._error(f"the YAML tag {tag!r} is not allowed", event)
+
+    def _error(self, message: str, event) -> ProblemError:
+        line, column = _mark(event)
+        return ProblemError(message, where=self.path, line=line, column=column)
+
+
+def _collection_tag(event) -> str:
     import yaml
 
-    line, column = node.start_mark.line + 1, node.start_mark.column + 1
-    if node.tag not in CORE_TAGS:
-        raise ProblemError(
-            f"the YAML tag {node.tag!r} is not allowed", where=path, line=line, column=column
-        )
-    if isinstance(node, yaml.MappingNode):
-        data: dict[str, Value] = {}
-        keys: dict[str, tuple[int, int]] = {}
-        for key_node, value_node in node.value:
-            key = _value(loader, key_node, path)
-            if not isinstance(key.data, str):
-                raise ProblemError(
-                    f"a key must be a name, got {key.text!r}",
-                    where=path,
-                    line=key.line,
-                    column=key.column,
-                )
-            if key.data in data:
-                raise ProblemError(
-                    f"{key.data!r} is given twice", where=path, line=key.line, column=key.column
-                )
-            data[key.data] = _value(loader, value_node, path)
-            keys[key.data] = (key.line, key.column)
-        return Value(data, line, column, keys=keys)
-    if isinstance(node, yaml.SequenceNode):
-        return Value([_value(loader, item, path) for item in node.value], line, column)
-    try:
-        data = loader.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"bad value: {exc}", where=path, line=line, column=column) from None
-    return Value(data, line, column, node.value, quoted=node.style in ("'", '"'))
+    if event.tag not in (None, "!"):
+        return event.tag
+    return "tag:yaml.org,2002:" + ("map" if isinstance(event, yaml.MappingStartEvent) else "seq")
+
+
+def _mark(event) -> tuple[int, int]:
+    return event.start_mark.line + 1, event.start_mark.column + 1
+
+
+@functools.cache
+def _constructor():
+    """PyYAML's safe constructor, for its scalar rules only."""
+    from yaml.constructor import SafeConstructor
+
+    return SafeConstructor()
 
 
 # ---------------------------------------------------------------- schema
@@ -277,7 +497,16 @@ def _at_value(value: Value, path: str, name: str):
     """A value under at: a number, a nested list of numbers, or text such as random(3, 3)."""
     if isinstance(value.data, str):
         offset = value.column - 1 + (1 if value.quoted else 0)
-        return parse_value(value.data, path, line=value.line, offset=offset)
+        parsed = parse_value(value.data, path, line=value.line, offset=offset)
+        entries = math.prod(parsed.shape) if isinstance(parsed, RandomSpec) else 0
+        if entries > limits.ENTRIES.value:  # refused before anything is drawn
+            raise ProblemError(
+                limits.ENTRIES.message(entries, name),
+                where=path,
+                line=value.line,
+                column=value.column,
+            )
+        return parsed
     return _numbers(value, path, f"the value of {name}")
 
 
@@ -310,25 +539,34 @@ def _number(value: Value, path: str, what: str, *, positive: bool = False) -> fl
     data = value.data
     if isinstance(data, str):  # YAML 1.1 reads 1e-6 (no dot) as text
         try:
-            data = float(data)
+            data = float(data) if len(data) <= limits.DIGITS.value else None
         except ValueError:
             data = None
     if isinstance(data, bool) or not isinstance(data, (int, float)):
         raise ProblemError(
-            f"{what} must be a number, got {value.text!r}",
+            f"{what} must be a number, got {_shown(value.text)!r}",
             where=path,
             line=value.line,
             column=value.column,
         )
-    if not math.isfinite(data) or (positive and data <= 0):
+    try:
+        number = float(data)
+    except OverflowError:  # an int past float's range
+        number = math.inf
+    if not math.isfinite(number) or (positive and number <= 0):
         kind = "a positive number" if positive else "finite"
         raise ProblemError(
-            f"{what} must be {kind}, got {value.text}",
+            f"{what} must be {kind}, got {_shown(value.text)}",
             where=path,
             line=value.line,
             column=value.column,
         )
-    return float(data)
+    return number
+
+
+def _shown(text: str | None, most: int = 40) -> str | None:
+    """Text short enough to quote in a message."""
+    return text if text is None or len(text) <= most else text[: most - 3] + "..."
 
 
 def _wrt(value: Value | None, path: str) -> list[str] | None:
