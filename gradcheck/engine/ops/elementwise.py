@@ -1,131 +1,19 @@
-"""ONE table of primitives: shape rule, NumPy forward, local derivatives (VJPs), SymPy lowering.
-
-Every array the graph handles carries a leading batch axis: a node of shape ``(3, 2)``
-holds an array of shape ``(B, 3, 2)``, where ``B`` is the number of points evaluated at
-once (``B == 1`` broadcasts against any ``B``). The plumbing for that axis lives in
-``batched.py``, so that each rule here reads as the maths.
-
-* ``forward(*args)``: the batched NumPy value. Element-wise ops receive arguments already
-  aligned for broadcasting; the others receive ``(B, *shape)`` arrays.
-* ``vjps``: one rule per argument, ``(g, out, *args) -> contribution``: the upstream
-  gradient ``g`` times the local derivative. Element-wise contributions are summed back to
-  the argument's shape by the graph (``unbroadcast``), never inside a rule.
-* ``sympy(sp, *args)``: the same operation on SymPy expressions. Element-wise rules take
-  one scalar per argument; the others take NumPy object arrays without a batch axis.
-* ``switch(*args)``: for piecewise ops, the signed distance of the argument to the
-  surface where the formula changes (``relu``: ``x``; ``max``: ``a - b``). Exactly on it,
-  the derivative is the midpoint of the one-sided ones (relu'(0) = 1/2, abs'(0) = 0), as
-  SymPy's Heaviside(0) = 1/2 gives the symbolic side.
-* ``no_complex``: why complex step does not apply, or None where it does.
-
-SymPy is passed in as ``sp`` so that importing this table never imports SymPy.
-"""
+"""Element-wise ops: arithmetic operators, functions and piecewise functions."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from gradcheck.engine import batched as bt
-from gradcheck.engine.batched import DomainError
-
-__all__ = ["FUNCTIONS", "LEAKY_SLOPE", "OPS", "DomainError", "Op", "broadcast_shape"]
-
-#: Why complex step does not apply to an op (``Op.no_complex``).
-NOT_ANALYTIC = "not analytic"
-NO_COMPLEX_IMPLEMENTATION = "no complex implementation"
-
-
-@dataclass(frozen=True)
-class Op:
-    """One primitive; see the module docstring for what each rule receives."""
-
-    name: str
-    arity: tuple[int, int]
-    shape: Callable[..., tuple[int, ...]]
-    forward: Callable[..., np.ndarray]
-    vjps: Any  # indexable by argument position: one rule per argument
-    sympy: Callable[..., Any]
-    elementwise: bool = False
-    switch: Callable[..., np.ndarray] | None = None
-    no_complex: str | None = None
-    public: bool = True
-    summary: str = ""
-
-    @property
-    def complex_safe(self) -> bool:
-        """Whether complex step applies (the op is analytic and evaluates complex points)."""
-        return self.no_complex is None
-
-
-# ---------------------------------------------------------------- shape rules
-
-
-def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """NumPy broadcasting of the operands' shapes."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ValueError("the shapes do not broadcast against each other") from None
-
-
-def _scalar(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    return ()
-
-
-def _same(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return shape
-
-
-def _square(shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError("it needs a square matrix")
-    return shape
-
-
-def _square_to_scalar(shape: tuple[int, ...]) -> tuple[int, ...]:
-    _square(shape)
-    return ()
-
-
-def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    if not a or not b:
-        raise ValueError("@ needs arrays on both sides; use * to multiply by a scalar")
-    inner_a = a[-1]
-    inner_b = b[0] if len(b) == 1 else b[-2]
-    if inner_a != inner_b:
-        raise ValueError(f"the inner dimensions differ ({inner_a} vs {inner_b})")
-    return a[:-1] + b[1:]
-
-
-def _dot_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    if a != b:
-        raise ValueError("dot needs two arrays of the same shape")
-    return ()
-
-
-def _outer_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    return (math.prod(a), math.prod(b))
-
-
-def _stack_shape(*items: tuple[int, ...]) -> tuple[int, ...]:
-    return (len(items), *items[0])
-
-
-def _index_shape(x: tuple[int, ...], *indices: tuple[int, ...]) -> tuple[int, ...]:
-    return x[len(indices) :]
-
-
-# ---------------------------------------------------------------- element-wise numerics
-
-
-def _step(a, b=0.0):
-    """d max(a, b) / da: 1 above, 0 below, and the midpoint 1/2 exactly at the switch."""
-    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
+from gradcheck.engine.ops.core import (
+    NO_COMPLEX_IMPLEMENTATION,
+    _step,
+    elementwise,
+    operator,
+    piecewise,
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -299,149 +187,13 @@ def _sym_selu(sp, x):
     return scale * (sp.Max(x, 0) + alpha * (sp.exp(sp.Min(x, 0)) - 1))
 
 
-def _sym_norm(sp, x):
-    return sp.sqrt(sp.Add(*(v**2 for v in x.flat)))
-
-
-def _sym_logsumexp(sp, x):
-    return sp.log(sp.Add(*(sp.exp(v) for v in x.flat)))
-
-
-def _sym_softmax(sp, x):
-    exps = np.frompyfunc(sp.exp, 1, 1)(x)
-    total = sp.Add(*exps.flat)
-    return np.frompyfunc(lambda v: v / total, 1, 1)(exps)
-
-
-def _sym_dot(sp, a, b):
-    return np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object)
-
-
-def _sym_outer(sp, a, b):
-    return np.array([[u * v for v in b.flat] for u in a.flat], dtype=object)
-
-
-def _sym_matmul(sp, a, b):
-    a2 = a if a.ndim == 2 else a.reshape(1, -1)
-    b2 = b if b.ndim == 2 else b.reshape(-1, 1)
-    out = np.empty((a2.shape[0], b2.shape[1]), dtype=object)
-    for i in range(a2.shape[0]):
-        for j in range(b2.shape[1]):
-            out[i, j] = sp.Add(*(a2[i, k] * b2[k, j] for k in range(a2.shape[1])))
-    if b.ndim == 1:
-        out = out[:, 0]
-    if a.ndim == 1:
-        out = out[0]
-    return np.asarray(out, dtype=object)
-
-
-def _sym_trace(sp, a):
-    return np.asarray(sp.Add(*np.diagonal(a)), dtype=object)
-
-
-def _sym_det(sp, a):
-    with sp.evaluate(True):  # matrix algorithms need canonical forms to cancel terms
-        return np.asarray(sp.Matrix(a.tolist()).det(method="berkowitz"), dtype=object)
-
-
-def _sym_inv(sp, a):
-    with sp.evaluate(True):
-        inverse = sp.Matrix(a.tolist()).inv(method="ADJ")
-    return np.array(inverse.tolist(), dtype=object).reshape(a.shape)
-
-
-def _sym_stack(sp, *items):
-    out = np.empty((len(items), *items[0].shape), dtype=object)
-    for i, item in enumerate(items):
-        out[i, ...] = item  # a 0-d item too: its entry, not the array itself
-    return out
-
-
-def _sym_index(sp, x, *indices):
-    return np.asarray(x[tuple(int(i) for i in indices)], dtype=object)
-
-
-# ---------------------------------------------------------------- the entries' helpers
-
-
-def _vjp(derivative) -> Callable[..., np.ndarray]:
-    """The VJP of an element-wise op: the upstream gradient times the local derivative."""
-    if derivative == 1:
-        return lambda g, out, *args: g
-    if derivative == -1:
-        return lambda g, out, *args: -g
-    if not callable(derivative):
-        return lambda g, out, *args: derivative * g
-    return lambda g, out, *args: g * derivative(out, *args)
-
-
-def _lowering(sympy) -> Callable[..., Any]:
-    """A SymPy function's name ("tanh") or a lowering ``(sp, *args) -> expression``."""
-    if callable(sympy):
-        return sympy
-    return lambda sp, *args: getattr(sp, sympy)(*args)
-
-
-def elementwise(name, *, forward, derivative, sympy, summary, arity=None, **rest) -> Op:
-    """An element-wise op; ``derivative(out, *args)`` is its local derivative, entry by
-    entry (one per argument, as a tuple, for several arguments; a number if constant)."""
-    derivatives = derivative if isinstance(derivative, tuple) else (derivative,)
-    n = len(derivatives)
-    return Op(
-        name,
-        arity or (n, n),
-        broadcast_shape,
-        forward,
-        tuple(_vjp(d) for d in derivatives),
-        _lowering(sympy),
-        elementwise=True,
-        summary=summary,
-        **rest,
-    )
-
-
-def operator(name, *, forward, derivative, sympy, summary) -> Op:
-    """An element-wise operator (``a + b``): written as a symbol, never called by name."""
-    return elementwise(
-        name, forward=forward, derivative=derivative, sympy=sympy, summary=summary, public=False
-    )
-
-
-def piecewise(name, *, forward, derivative, sympy, summary, switch=lambda x: x, **rest) -> Op:
-    """An element-wise op whose formula changes across ``switch``: not analytic there."""
-    return elementwise(
-        name,
-        forward=forward,
-        derivative=derivative,
-        sympy=sympy,
-        summary=summary,
-        switch=switch,
-        no_complex=NOT_ANALYTIC,
-        **rest,
-    )
-
-
-def reduction(name, *, forward, vjp, sympy, summary, switch=None) -> Op:
-    """A reduction of all entries to a scalar; ``sympy(sp, x)`` gives one expression."""
-    return Op(
-        name,
-        (1, 1),
-        _scalar,
-        forward,
-        (vjp,),
-        lambda sp, x: np.asarray(sympy(sp, x), dtype=object),
-        switch=switch,
-        summary=summary,
-    )
-
-
 # ---------------------------------------------------------------- the table
 # One entry per op. Element-wise entries give the local derivative ``(out, *args)``, the
 # others their VJPs ``(g, out, *args)``; ``o`` is the op's output, ``g`` the upstream
 # gradient. Laid out by hand, as a table.
 
 # fmt: off
-_TABLE = [
+TABLE = [
     # element-wise arithmetic: the operators
     operator("add", forward=np.add, sympy=lambda sp, a, b: a + b, summary="a + b",
              derivative=(1, 1)),
@@ -546,46 +298,5 @@ _TABLE = [
     piecewise("min", forward=np.minimum, sympy="Min", summary="element-wise smaller of a and b",
               switch=lambda a, b: a - b,
               derivative=(lambda o, a, b: _step(b, a), lambda o, a, b: _step(a, b))),
-    # reductions
-    reduction("sum", forward=bt.total, sympy=lambda sp, x: sp.Add(*x.flat),
-              summary="sum of all entries", vjp=lambda g, o, x: bt.spread(g, x)),
-    reduction("mean", forward=bt.mean, sympy=lambda sp, x: sp.Add(*x.flat) / x.size,
-              summary="mean of all entries", vjp=lambda g, o, x: bt.spread(g, x) / x[0].size),
-    reduction("norm", forward=bt.norm, sympy=_sym_norm, summary="Euclidean (Frobenius) norm",
-              vjp=lambda g, o, x: bt.per_entry(g / o, x) * x, switch=bt.norm),
-    reduction("logsumexp", forward=bt.logsumexp, sympy=_sym_logsumexp,
-              summary="log(sum(exp(x))), computed stably", vjp=bt.logsumexp_vjp),
-    Op("softmax", arity=(1, 1), shape=_same, forward=bt.softmax, sympy=_sym_softmax,
-       summary="exp(x) / sum(exp(x)) over all entries", vjps=(bt.softmax_vjp,)),
-    # linear algebra
-    Op("dot", arity=(2, 2), shape=_dot_shape, forward=bt.dot, sympy=_sym_dot,
-       summary="sum(a * b) for two arrays of the same shape", vjps=(bt.dot_vjp_a, bt.dot_vjp_b)),
-    Op("outer", arity=(2, 2), shape=_outer_shape, forward=bt.outer, sympy=_sym_outer,
-       summary="outer product of the flattened a and b", vjps=(bt.outer_vjp_a, bt.outer_vjp_b)),
-    Op("matmul", arity=(2, 2), shape=_matmul_shape, forward=bt.matmul, sympy=_sym_matmul,
-       summary="a @ b", vjps=(bt.matmul_vjp_a, bt.matmul_vjp_b), public=False),
-    Op("transpose", arity=(1, 1), shape=lambda s: s[::-1], forward=bt.reverse_axes,
-       sympy=lambda sp, x: x.T, summary="x.T, every axis reversed",
-       vjps=(lambda g, o, x: bt.reverse_axes(g),)),  # reversing twice is the identity
-    Op("trace", arity=(1, 1), shape=_square_to_scalar, forward=bt.trace, sympy=_sym_trace,
-       summary="sum of the diagonal", vjps=(bt.trace_vjp,)),
-    Op("det", arity=(1, 1), shape=_square_to_scalar, forward=bt.det, sympy=_sym_det,
-       summary="determinant", vjps=(bt.det_vjp,)),
-    Op("inv", arity=(1, 1), shape=_square, forward=bt.inv, sympy=_sym_inv,
-       summary="matrix inverse", vjps=(bt.inv_vjp,)),
-    # lists and indexing: written [a, b] and z[2], never called by name
-    Op("stack", arity=(1, 1 << 30), shape=_stack_shape, forward=bt.stack, sympy=_sym_stack,
-       summary="[a, b, c]", vjps=bt.EachItem(), public=False),
-    Op("index", arity=(1, 3), shape=_index_shape, forward=bt.index, sympy=_sym_index,
-       summary="z[2], W[0, 1]", vjps=(bt.index_vjp, bt.no_gradient, bt.no_gradient),
-       public=False),
 ]
 # fmt: on
-
-OPS: dict[str, Op] = {op.name: op for op in _TABLE}
-
-#: The functions a user may call, with the number of arguments each takes.
-FUNCTIONS: dict[str, tuple[int, int]] = {op.name: op.arity for op in _TABLE if op.public}
-
-#: Slope of leaky_relu when the call gives none (as in PyTorch).
-LEAKY_SLOPE = 0.01
