@@ -24,20 +24,27 @@ from gradcheck.source.problems import Problem
 Progress = Callable[[int, int], None]
 
 
-def in_shard(path: Path, shard: tuple[int, int]) -> bool:
-    """Whether ``path`` belongs to shard K of N (1-based): a stable split by path, so each
+#: What find() gives: a problem file, or a path it could not look at.
+Item = Path | files.Broken
+
+
+def in_shard(item: Item, shard: tuple[int, int]) -> bool:
+    """Whether ``item`` belongs to shard K of N (1-based): a stable split by path, so each
     machine of a CI matrix takes the same files every run, whatever files are added."""
     k, n = shard
+    path = Path(item.file) if isinstance(item, files.Broken) else Path(item)
     return zlib.crc32(path.as_posix().encode()) % n == k - 1
 
 
-def check_file(path: Path, settings: Settings) -> list[ProblemResult]:
+def check_file(path: Item, settings: Settings) -> list[ProblemResult]:
     """Every problem in one file, checked; a broken problem or file is an error result."""
     return [_checked(item, settings) for item in _problems(path)]
 
 
-def _problems(path: Path) -> list[Problem | files.Broken]:
+def _problems(path: Item) -> list[Problem | files.Broken]:
     """The file's problems; whatever goes wrong in reading is that file's error alone."""
+    if isinstance(path, files.Broken):  # a path find() could not look at
+        return [path]
     try:
         return files.load(path)
     except Exception as exc:  # a bug of ours must not stop the other files
@@ -60,7 +67,7 @@ def _checked(item: Problem | files.Broken, settings: Settings) -> ProblemResult:
 
 
 def run(
-    paths: Sequence[Path],
+    paths: Sequence[Item],
     settings: Settings,
     *,
     jobs: int = 1,

@@ -1,6 +1,7 @@
 """gradcheck check: the shipped problems, batches, JUnit, annotations, shards, workers."""
 
 import json
+import os
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -105,6 +106,63 @@ def test_a_bug_in_reading_one_file_is_that_files_error(tmp_path, monkeypatch):
         f"{tmp_path / 'a.yaml'}: internal error while reading the file (ValueError: a bug); "
         "please report it"
     )
+
+
+def test_what_cannot_be_looked_at_is_an_error_not_a_silent_pass(tmp_path, monkeypatch):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "wrong.yaml").write_text(FAILING)
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":  # as root, chmod 000 would not stop us
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    junit = tmp_path / "out.xml"
+    result = cli("check", tmp_path, "--format", "json", "--junit", junit)
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert [(Path(p["file"]).name, p["status"], p["message"]) for p in doc["problems"]] == [
+        (
+            "gone.yaml",
+            "error",
+            f"{tmp_path}/gone.yaml: a broken link: its target "
+            f"'{tmp_path}/nowhere.yaml' does not exist",
+        ),
+        ("good.yaml", "pass", None),
+        ("locked", "error", f"{tmp_path}/locked: cannot list the folder: Permission denied"),
+        ("pipe.yaml", "error", f"{tmp_path}/pipe.yaml: not a regular file (a FIFO)"),
+    ]
+    assert len(ElementTree.parse(junit).getroot().findall(".//testcase")) == 4
+
+
+def test_a_fifo_named_directly_is_not_a_regular_file(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "good.yaml").write_text(GOOD)
+    real_open = os.open
+
+    def opening(path, *args, **kwargs):
+        assert Path(path).name != "pipe.yaml", "the FIFO was opened"
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", opening)
+    result = cli("check", tmp_path / "pipe.yaml", tmp_path / "good.yaml")
+    assert result.exit_code == 2
+    assert "not a regular file (a FIFO)" in result.stdout and "no such" not in result.output
+
+
+def test_shards_place_what_could_not_be_read_by_its_path(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (broken,) = find([str(tmp_path / "pipe")])
+    for n in (2, 3, 5):
+        assert sum(in_shard(broken, (k, n)) for k in range(1, n + 1)) == 1
+        assert [in_shard(broken, (k, n)) for k in range(1, n + 1)] == [
+            in_shard(tmp_path / "pipe", (k, n)) for k in range(1, n + 1)
+        ]
 
 
 def test_exit_1_without_errors(tmp_path):

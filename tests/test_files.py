@@ -2,11 +2,13 @@
 
 import os
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gradcheck import limits
+from gradcheck.errors import ProblemError
 from gradcheck.source.files import Broken, find, load
 from gradcheck.source.language import RandomSpec
 
@@ -291,6 +293,81 @@ def test_find_walks_folders_and_keeps_order(tmp_path):
         "b/y.yaml",
         "b/z.yml",
     ]
+
+
+def reasons(items) -> list[tuple[str, str]]:
+    """find()'s result as (path, what is wrong or '') pairs, paths relative to the folder."""
+    out = []
+    for item in items:
+        if isinstance(item, Broken):
+            assert str(item.error).startswith(item.file + ": ")
+            out.append((item.file, item.error.message))
+        else:
+            out.append((str(item), ""))
+    return out
+
+
+def test_find_reports_what_it_cannot_look_at(tmp_path, monkeypatch):
+    for name in ("a.yaml", "locked/wrong.yaml", "real/b.yaml"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("expr: x\n")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "gone_folder").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "real" / "up").symlink_to(tmp_path)  # a loop through a folder link
+    (tmp_path / "knot1.yaml").symlink_to(tmp_path / "knot2.yaml")  # a loop of links
+    (tmp_path / "knot2.yaml").symlink_to(tmp_path / "knot1.yaml")
+    (tmp_path / "view").symlink_to(tmp_path / "real")  # followed once: real/ is seen first
+    os.mkfifo(tmp_path / "pipe.yaml")
+    os.mkfifo(tmp_path / "pipe.txt")  # not a problem file, whatever it were
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":  # root reads through chmod 000, so refuse here
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    t = str(tmp_path)
+    assert reasons(find([t])) == [
+        (f"{t}/a.yaml", ""),
+        (f"{t}/gone.yaml", f"a broken link: its target '{t}/nowhere.yaml' does not exist"),
+        (f"{t}/gone_folder", f"a broken link: its target '{t}/nowhere' does not exist"),
+        (f"{t}/knot1.yaml", "a link loop: following its links never ends"),
+        (f"{t}/knot2.yaml", "a link loop: following its links never ends"),
+        (f"{t}/locked", "cannot list the folder: Permission denied"),
+        (f"{t}/pipe.yaml", ""),  # load() names it: not a regular file
+        (f"{t}/real/b.yaml", ""),
+        (f"{t}/real/up", "a link loop: it leads back to a folder it is in"),
+    ]
+
+
+def test_a_special_file_or_a_link_named_directly_is_reported_not_missing(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    monkeypatch.setattr(os, "open", lambda *a, **k: pytest.fail("a FIFO was opened"))
+    t = str(tmp_path)
+    assert reasons(find([f"{t}/pipe", f"{t}/gone.yaml"])) == [
+        (f"{t}/pipe", "not a regular file (a FIFO)"),
+        (f"{t}/gone.yaml", f"a broken link: its target '{t}/nowhere.yaml' does not exist"),
+    ]
+    with pytest.raises(ProblemError, match="no such file or folder"):
+        find([f"{t}/missing.yaml"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads through chmod 000")
+def test_a_truly_unreadable_folder_and_file_are_reported(tmp_path):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "wrong.yaml").write_text("expr: x\n")
+    (tmp_path / "secret.yaml").write_text("expr: x\n")
+    (tmp_path / "locked").chmod(0)
+    (tmp_path / "secret.yaml").chmod(0)
+    try:
+        folder, secret = find([str(tmp_path)])
+        assert folder.error.message == "cannot list the folder: Permission denied"
+        (loaded,) = load(secret)
+        assert loaded.error.message == "cannot read the file: Permission denied"
+    finally:
+        (tmp_path / "locked").chmod(0o755)
 
 
 @pytest.mark.parametrize(
