@@ -101,3 +101,96 @@ def test_the_digit_estimate_never_undercounts(tower):
         slack += len(str(exponent))
     true_digits = math.floor(exponent * math.log10(tower[0])) + 1
     assert true_digits - 1 <= estimate <= true_digits + slack
+
+
+# ---------------------------------------------------------------- simplification on a budget
+
+SIGMOID_LAYER = "sum(sigmoid(W @ x)**2)"
+
+
+def layer(n: int):
+    return program(SIGMOID_LAYER, W=(n, n), x=(n,))
+
+
+def true_gradient(p, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    _, grads = evaluate(symbolic.tape_for(p, ["W", "x"]), point)
+    return grads
+
+
+def formula_values(p, point, formulas) -> dict[str, np.ndarray]:
+    """Each formula at the point, in SymPy's own arithmetic (no lambdify, no eval)."""
+    import sympy as sp
+
+    _, symbols, _ = symbolic.formulas(p, [], simplify=False)
+    values = {
+        s: sp.Float(float(point[name].flat[k]), 30)
+        for name, syms in symbols.items()
+        for k, s in enumerate(syms.flat)
+    }
+    return {
+        name: np.array([float(f.xreplace(values)) for f in formulas[name].flat])
+        for name in formulas
+    }
+
+
+def test_simplify_runs_once_per_formula_shape_and_never_on_large_formulas(monkeypatch):
+    import sympy as sp
+
+    seen = []
+    real = sp.simplify
+    monkeypatch.setattr(sp, "simplify", lambda e, **kw: seen.append(e) or real(e, **kw))
+    notes: list[str] = []
+    rows = symbolic.derivative_table(layer(4), ["W", "x"], notes=notes)
+    assert len(rows) == 20
+    # d/dW[i,j] differ across i only in the names of their symbols: one simplify per j;
+    # d/dx[j] sums four sigmoids (about 80 operations): never handed to simplify().
+    assert len(seen) == 4
+    assert all(sp.count_ops(e) <= symbolic.SIMPLIFY_OPS for e in seen)
+    assert notes == [
+        "4 of 20 formulas are shown as differentiated, with common factors pulled out, not "
+        "simplified: simplification is tried on formulas of at most 40 operations, for 1 s "
+        "each and 2 s in all"
+    ]
+
+
+def test_a_simplify_that_never_ends_is_cut_off_and_the_formula_still_right(monkeypatch):
+    import sympy as sp
+
+    def forever(expr, **kw):
+        while True:
+            pass
+
+    monkeypatch.setattr(sp, "simplify", forever)
+    monkeypatch.setattr(symbolic, "FORMULA_SECONDS", 0.05)
+    monkeypatch.setattr(symbolic, "TABLE_SECONDS", 0.12)
+    p = layer(3)
+    notes: list[str] = []
+    with deadline(GUARD, "the table"):
+        _, _, formulas = symbolic.formulas(p, ["W", "x"], notes=notes)
+    assert notes and notes[0].startswith("12 of 12 formulas are shown as differentiated")
+    rng = np.random.default_rng(0)
+    point = {"W": rng.standard_normal((3, 3)), "x": rng.standard_normal(3)}
+    truth, shown = true_gradient(p, point), formula_values(p, point, formulas)
+    for name in ("W", "x"):
+        np.testing.assert_allclose(shown[name], truth[name], rtol=1e-14)
+
+
+def test_simplified_formulas_renamed_back_are_the_true_derivative():
+    p = layer(3)
+    _, _, formulas = symbolic.formulas(p, ["W", "x"])
+    rng = np.random.default_rng(1)
+    point = {"W": rng.standard_normal((3, 3)), "x": rng.standard_normal(3)}
+    truth, shown = true_gradient(p, point), formula_values(p, point, formulas)
+    for name in ("W", "x"):
+        np.testing.assert_allclose(shown[name], truth[name], rtol=1e-14)
+
+
+def test_small_formulas_are_still_simplified():
+    rows = symbolic.derivative_table(program("(x**2 - 1)/(x - 1) + log(sigmoid(y))"), ["x", "y"])
+    assert [r[3] for r in rows] == ["1", "1/(exp(y) + 1)"]
+
+
+def test_the_help_example_for_diff_finishes():
+    result = run("diff", SIGMOID_LAYER, "--at", "W=random(4,4)", "--at", "x=random(4)")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("d/d") == 20
