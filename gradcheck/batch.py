@@ -8,6 +8,7 @@ paths), whatever order the workers finish in.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -66,6 +67,12 @@ def _checked(item: Problem | files.Broken, settings: Settings) -> ProblemResult:
     return result
 
 
+def workers(jobs: int, files: int) -> int:
+    """How many worker processes to start: never more than the files or the CPUs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(jobs, files, cpus or 1))
+
+
 def run(
     paths: Sequence[Item],
     settings: Settings,
@@ -76,27 +83,27 @@ def run(
 ) -> Report:
     """Check the problems in ``paths`` (files, already found and sharded).
 
-    With ``fail_fast`` the run stops at the first file with a failure or error: files not
-    yet started are not checked.
+    ``jobs`` is lowered to the number of files or CPUs. With ``fail_fast`` the run stops
+    at the first file with a failure or error; ``Report.unchecked`` counts the files it
+    did not check.
     """
     results: dict[int, list[ProblemResult]] = {}
-    done = 0
 
     def record(index: int, problems: list[ProblemResult]) -> bool:
-        nonlocal done
         results[index] = problems
-        done += 1
         if progress is not None:
-            progress(done, len(paths))
+            progress(len(results), len(paths))
         return fail_fast and any(p.status in ("fail", "error") for p in problems)
 
-    if jobs <= 1 or len(paths) <= 1:
+    jobs = workers(jobs, len(paths))
+    if jobs == 1:
         for index, path in enumerate(paths):
             if record(index, check_file(path, settings)):
                 break
     else:
         _in_workers(paths, settings, jobs, record)
-    return Report([p for index in sorted(results) for p in results[index]])
+    problems = [p for index in sorted(results) for p in results[index]]
+    return Report(problems, unchecked=len(paths) - len(results))
 
 
 def _in_workers(paths, settings, jobs, record) -> None:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck import limits
-from gradcheck.batch import in_shard, run
+from gradcheck.batch import in_shard, run, workers
 from gradcheck.check import Settings
 from gradcheck.cli.main import main
 from gradcheck.source import files
@@ -223,10 +223,33 @@ def test_kinks_are_warnings_in_annotations(tmp_path):
     assert any(line.startswith("::warning file=") for line in result.stdout.splitlines())
 
 
-def test_fail_fast_stops_at_the_first_failure(tmp_path):
+def test_fail_fast_stops_at_the_first_failure_and_counts_what_it_left(tmp_path):
     for i in range(4):
         (tmp_path / f"{i}.yaml").write_text(FAILING if i == 1 else GOOD)
     report = run(find([str(tmp_path)]), Settings(), fail_fast=True)
+    assert [p.status for p in report.problems] == ["pass", "fail"]
+    assert report.unchecked == 2
+    everything = run(find([str(tmp_path)]), Settings())
+    assert len(everything.problems) == 4 and everything.unchecked == 0
+
+
+def test_fail_fast_in_workers_counts_every_file_it_did_not_check(tmp_path):
+    for i in range(6):
+        (tmp_path / f"{i}.yaml").write_text(FAILING if i == 0 else GOOD)
+    report = run(find([str(tmp_path)]), Settings(), jobs=2, fail_fast=True)
+    files_checked = len({p.file for p in report.problems})
+    assert "fail" in [p.status for p in report.problems]
+    assert files_checked + report.unchecked == 6 and report.unchecked >= 1
+
+
+def test_workers_never_outnumber_the_files_or_the_cpus(tmp_path):
+    cpus = len(os.sched_getaffinity(0))
+    assert workers(10**20, 3) == min(3, cpus)
+    assert workers(10**20, 10**6) == cpus
+    assert workers(1, 10) == workers(4, 1) == workers(0, 0) == 1
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(FAILING)
+    report = run(find([str(tmp_path)]), Settings(), jobs=10**20)
     assert [p.status for p in report.problems] == ["pass", "fail"]
 
 
