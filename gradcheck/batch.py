@@ -7,12 +7,16 @@ paths), whatever order the workers finish in.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
+import pickle
+import signal
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 
 from gradcheck.check import Settings, check_one, failed
@@ -23,8 +27,8 @@ from gradcheck.source.problems import Problem
 
 #: Called after each file with (files done, files in all).
 Progress = Callable[[int, int], None]
-
-
+#: Checks one problem: check_one, or in a test a stand-in.
+Check = Callable[[Problem, Settings], ProblemResult]
 #: What find() gives: a problem file, or a path it could not look at.
 Item = Path | files.Broken
 
@@ -37,9 +41,9 @@ def in_shard(item: Item, shard: tuple[int, int]) -> bool:
     return zlib.crc32(path.as_posix().encode()) % n == k - 1
 
 
-def check_file(path: Item, settings: Settings) -> list[ProblemResult]:
+def check_file(path: Item, settings: Settings, check: Check = check_one) -> list[ProblemResult]:
     """Every problem in one file, checked; a broken problem or file is an error result."""
-    return [_checked(item, settings) for item in _problems(path)]
+    return [_checked(item, settings, check) for item in _problems(path)]
 
 
 def _problems(path: Item) -> list[Problem | files.Broken]:
@@ -57,20 +61,29 @@ def _problems(path: Item) -> list[Problem | files.Broken]:
         return [files.Broken(Path(path).stem, str(path), error)]
 
 
-def _checked(item: Problem | files.Broken, settings: Settings) -> ProblemResult:
+def _checked(item: Problem | files.Broken, settings: Settings, check: Check) -> ProblemResult:
     start = time.perf_counter()
     if isinstance(item, files.Broken):
         result = failed(item.name, item.error, file=item.file)
     else:
-        result = check_one(item, settings)
+        try:
+            result = check(item, settings)
+        except Exception as exc:  # check_one catches its own; a stand-in may not
+            error = GradcheckError(
+                f"internal error ({type(exc).__name__}: {exc}); please report it",
+                where=item.file,
+                line=item.line,
+            )
+            result = failed(item.name, error, file=item.file, expression=item.expression)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def workers(jobs: int, files: int) -> int:
-    """How many worker processes to start: never more than the files or the CPUs."""
+def workers(jobs: int, count: int) -> int:
+    """How many worker processes to start for ``count`` files: never more than the files
+    or the CPUs this process may run on."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(jobs, files, cpus or 1))
+    return max(1, min(jobs, count, cpus or 1))
 
 
 def run(
@@ -80,12 +93,14 @@ def run(
     jobs: int = 1,
     fail_fast: bool = False,
     progress: Progress | None = None,
+    check: Check = check_one,
 ) -> Report:
     """Check the problems in ``paths`` (files, already found and sharded).
 
     ``jobs`` is lowered to the number of files or CPUs. With ``fail_fast`` the run stops
     at the first file with a failure or error; ``Report.unchecked`` counts the files it
-    did not check.
+    did not check. ``check`` checks one problem (a test may give a slow one); in workers,
+    a problem that runs past ``settings.timeout`` is stopped and is an error.
     """
     results: dict[int, list[ProblemResult]] = {}
 
@@ -98,23 +113,189 @@ def run(
     jobs = workers(jobs, len(paths))
     if jobs == 1:
         for index, path in enumerate(paths):
-            if record(index, check_file(path, settings)):
+            if record(index, check_file(path, settings, check)):
                 break
     else:
-        _in_workers(paths, settings, jobs, record)
+        _Pool(paths, settings, jobs, check, record).run()
     problems = [p for index in sorted(results) for p in results[index]]
     return Report(problems, unchecked=len(paths) - len(results))
 
 
-def _in_workers(paths, settings, jobs, record) -> None:
-    # spawn, not fork: a forked child of a process holding BLAS threads can deadlock
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending = {pool.submit(check_file, path, settings): i for i, path in enumerate(paths)}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if record(pending.pop(future), future.result()):
-                    for rest in pending:
-                        rest.cancel()
+# ---------------------------------------------------------------- workers
+
+#: A worker is ended this long after a problem's --timeout has passed: the problem's own
+#: deadline (inside check_one) should stop it first, and say more.
+GRACE = 2.0
+
+
+def _serve(connection, settings: Settings, check: Check) -> None:
+    """A worker: for each (file, first problem) it is sent, check the file's problems from
+    that one on, saying which it starts before it starts it, so that a stuck one is known."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        while (task := connection.recv()) is not None:
+            path, first = task
+            connection.send(("reading",))
+            for index, problem in enumerate(_problems(path)):
+                if index >= first:
+                    connection.send(("start", index, _label(problem)))
+                    connection.send(("done", index, _picklable(_checked(problem, settings, check))))
+            connection.send(("end",))
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass  # the parent has gone, or ended the run
+
+
+def _label(item: Problem | files.Broken) -> tuple[str, str | None, int | None, str | None]:
+    """What names a problem in an error result: name, file, line, expression."""
+    if isinstance(item, files.Broken):
+        return item.name, item.file, item.error.line, None
+    return item.name, item.file, item.line, item.expression
+
+
+def _picklable(result: ProblemResult) -> ProblemResult:
+    try:
+        pickle.dumps(result)
+    except Exception as exc:  # a result that cannot cross to the parent is that problem's error
+        error = GradcheckError(
+            f"internal error (its result cannot be sent: {exc}); please report it"
+        )
+        return failed(result.name, error, file=result.file, expression=result.expression)
+    return result
+
+
+class _Worker:
+    """One worker process, and what it is doing: the task (file index, first problem),
+    the problem it started last, and when that problem is due."""
+
+    def __init__(self, context, settings: Settings, check: Check) -> None:
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, settings, check), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.task: tuple[int, int] | None = None
+        self.problem: tuple[int, tuple] | None = None
+        self.due = math.inf
+
+    def give(self, task: tuple[int, int], path: Item) -> None:
+        """Send a task; its time starts when the worker, started, takes it up."""
+        self.connection.send((path, task[1]))
+        self.task, self.problem, self.due = task, None, math.inf
+
+    def end(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.connection.close()
+
+
+class _Pool:
+    """Workers checking files, one file each at a time. A worker whose problem runs past
+    its time, or that dies, is ended and replaced: that problem is an error, and the
+    file's later problems go on in the new worker."""
+
+    def __init__(self, paths, settings: Settings, jobs: int, check: Check, record) -> None:
+        # spawn, not fork: a forked child of a process holding BLAS threads can deadlock
+        self.context = multiprocessing.get_context("spawn")
+        self.paths, self.settings, self.check, self.record = paths, settings, check, record
+        self.limit = _limit(settings.timeout)
+        self.todo = deque((index, 0) for index in range(len(paths)))
+        self.partial: dict[int, list[ProblemResult]] = {}
+        self.workers = [self._start() for _ in range(jobs)]
+
+    def run(self) -> None:
+        """Check every file, or until ``record`` says stop; the workers end either way."""
+        try:
+            if self._feed():
+                return
+            while busy := [w for w in self.workers if w.task is not None]:
+                wait = min(w.due for w in busy) - time.monotonic()
+                ready = connection_wait(
+                    [w.connection for w in busy], None if math.isinf(wait) else max(0.0, wait)
+                )
+                for worker in busy:
+                    if worker.connection in ready:
+                        stop = self._hear(worker)
+                    elif time.monotonic() > worker.due:
+                        stop = self._lost(worker, "timeout")
+                    else:
+                        continue
+                    if stop:
+                        return
+                if self._feed():
                     return
+        finally:
+            for worker in self.workers:
+                worker.end()
+
+    def _start(self) -> _Worker:
+        return _Worker(self.context, self.settings, self.check)
+
+    def _feed(self) -> bool:
+        """Give each idle worker its next file; True when the run should stop."""
+        for worker in self.workers:
+            while worker.task is None and self.todo:
+                index, first = self.todo.popleft()
+                path = self.paths[index]
+                if isinstance(path, files.Broken):  # nothing to read: no need of a worker
+                    if self.record(index, check_file(path, self.settings)):
+                        return True
+                    continue
+                worker.give((index, first), path)
+        return False
+
+    def _hear(self, worker: _Worker) -> bool:
+        try:
+            message = worker.connection.recv()
+        except (EOFError, OSError):
+            return self._lost(worker, "died")
+        index = worker.task[0]
+        if message[0] == "reading":
+            worker.due = time.monotonic() + self.limit
+        elif message[0] == "start":
+            worker.problem = (message[1], message[2])
+            worker.due = time.monotonic() + self.limit
+        elif message[0] == "done":
+            self.partial.setdefault(index, []).append(message[2])
+        else:  # the file is done
+            worker.task = None
+            return self.record(index, self.partial.pop(index, []))
+        return False
+
+    def _lost(self, worker: _Worker, why: str) -> bool:
+        """End a worker that ran out of time or died; its problem is an error."""
+        index, _ = worker.task
+        worker.end()
+        code = worker.process.exitcode
+        self.workers[self.workers.index(worker)] = self._start()
+        if worker.problem is None:  # reading the file, before any problem started
+            name = Path(self.paths[index]).stem
+            label, first = (name, str(self.paths[index]), None, None), None
+        else:
+            first, label = worker.problem
+        name, file, line, expression = label
+        if why == "timeout":
+            message = (
+                f"{'reading the file' if first is None else f'checking {name!r}'} took longer "
+                f"than {self.settings.timeout:g} s; its worker was stopped (--timeout raises "
+                "the limit)"
+            )
+        else:
+            message = (
+                f"the worker checking it stopped (exit code {code}; out of memory?); "
+                "please report it if it happens again"
+            )
+        error = GradcheckError(message, where=file, line=line)
+        self.partial.setdefault(index, []).append(
+            failed(name, error, file=file, expression=expression)
+        )
+        if first is not None:  # the file's later problems, in a new worker, first in line
+            self.todo.appendleft((index, first + 1))
+            return False
+        return self.record(index, self.partial.pop(index))
+
+
+def _limit(timeout: float | None) -> float:
+    """How long a worker may spend on one problem before it is ended (inf: no end)."""
+    if timeout is None or not timeout > 0 or math.isinf(timeout):
+        return math.inf
+    return timeout + GRACE

@@ -2,16 +2,20 @@
 
 import json
 import os
+import signal
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from gradcheck import batch as batches
 from gradcheck import limits
 from gradcheck.batch import in_shard, run, workers
-from gradcheck.check import Settings
+from gradcheck.check import Settings, check_one
 from gradcheck.cli.main import main
+from gradcheck.results import ProblemResult
 from gradcheck.source import files
 from gradcheck.source.files import find
 
@@ -233,24 +237,84 @@ def test_fail_fast_stops_at_the_first_failure_and_counts_what_it_left(tmp_path):
     assert len(everything.problems) == 4 and everything.unchecked == 0
 
 
+def acting(problem, settings):
+    """A stand-in for check_one, run in workers: the problem's name says what to do."""
+    action, _, argument = problem.name.partition(" ")
+    if action == "check":
+        return check_one(problem, settings)
+    if action == "sleep":
+        time.sleep(float(argument))
+    elif action == "hang":
+        while True:  # outside check_one's own deadline, as C code can be deaf to it
+            time.sleep(60)
+    elif action == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return ProblemResult(problem.name, problem.expression, "pass", file=problem.file)
+
+
+def named(*names: str) -> str:
+    return "---\n".join(f"name: {name}\nexpr: x\n" for name in names)
+
+
 def test_fail_fast_in_workers_counts_every_file_it_did_not_check(tmp_path):
-    for i in range(6):
-        (tmp_path / f"{i}.yaml").write_text(FAILING if i == 0 else GOOD)
-    report = run(find([str(tmp_path)]), Settings(), jobs=2, fail_fast=True)
+    (tmp_path / "0.yaml").write_text(FAILING.replace("name: wrong", "name: check"))
+    for i in range(1, 6):
+        (tmp_path / f"{i}.yaml").write_text(named("sleep 1"))
+    report = run(find([str(tmp_path)]), Settings(), jobs=2, fail_fast=True, check=acting)
     files_checked = len({p.file for p in report.problems})
     assert "fail" in [p.status for p in report.problems]
-    assert files_checked + report.unchecked == 6 and report.unchecked >= 1
+    assert files_checked + report.unchecked == 6 and report.unchecked >= 3
 
 
-def test_workers_never_outnumber_the_files_or_the_cpus(tmp_path):
+def test_a_stuck_problem_is_stopped_and_the_rest_go_on(tmp_path):
+    (tmp_path / "a.yaml").write_text(named("first", "hang", "third"))
+    (tmp_path / "b.yaml").write_text(named("other"))
+    report = run(find([str(tmp_path)]), Settings(timeout=1), jobs=2, check=acting)
+    assert [(p.name, p.status) for p in report.problems] == [
+        ("first", "pass"),
+        ("hang", "error"),
+        ("third", "pass"),
+        ("other", "pass"),
+    ]
+    assert report.problems[1].message == (
+        f"{tmp_path / 'a.yaml'}:4: checking 'hang' took longer than 1 s; its worker was "
+        "stopped (--timeout raises the limit)"
+    )
+
+
+def test_a_worker_that_dies_costs_its_problem_only(tmp_path):
+    (tmp_path / "a.yaml").write_text(named("first", "die", "third"))
+    (tmp_path / "b.yaml").write_text(named("other"))
+    report = run(find([str(tmp_path)]), Settings(), jobs=2, check=acting)
+    assert [(p.name, p.status) for p in report.problems] == [
+        ("first", "pass"),
+        ("die", "error"),
+        ("third", "pass"),
+        ("other", "pass"),
+    ]
+    assert report.problems[1].message.startswith(
+        f"{tmp_path / 'a.yaml'}:4: the worker checking it stopped (exit code -9"
+    )
+
+
+def test_workers_never_outnumber_the_files_or_the_cpus(tmp_path, monkeypatch):
     cpus = len(os.sched_getaffinity(0))
     assert workers(10**20, 3) == min(3, cpus)
     assert workers(10**20, 10**6) == cpus
     assert workers(1, 10) == workers(4, 1) == workers(0, 0) == 1
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(FAILING)
+    started = []
+
+    class Counted(batches._Worker):
+        def __init__(self, *args):
+            started.append(self)
+            super().__init__(*args)
+
+    monkeypatch.setattr(batches, "_Worker", Counted)
     report = run(find([str(tmp_path)]), Settings(), jobs=10**20)
     assert [p.status for p in report.problems] == ["pass", "fail"]
+    assert len(started) == min(2, cpus)
 
 
 def test_shards_split_the_files_stably_and_completely(tmp_path):
