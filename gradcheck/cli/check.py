@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from gradcheck.cli.options import checking, common, shard
+from gradcheck.cli.options import OutputFile, checking, common, shard
 from gradcheck.errors import GradcheckError
 
 
@@ -20,9 +20,10 @@ from gradcheck.errors import GradcheckError
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Worker processes.",
+    help="Worker processes; never more than the files or the CPUs (a larger number is "
+    "lowered to that).",
 )
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option("--junit", type=OutputFile(), help="Write a JUnit XML report here.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
 @click.option(
     "--shard",
@@ -59,12 +60,8 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
         raise GradcheckError(f"no problem files (*.yaml, *.yml) in {', '.join(paths)}")
     if shard is not None:
         found = [p for p in found if in_shard(p, shard)]
+    jobs = max(1, min(jobs, len(found), _cpus()))
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
-    if junit:
-        from gradcheck.render.ci import junit as junit_xml
-        from gradcheck.render.output import write_text
-
-        write_text("--junit", junit, junit_xml(report))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from gradcheck.render.ci import annotations
 
@@ -79,7 +76,19 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
         from gradcheck.render.tables import batch_view
 
         make_console(no_color).print(batch_view(report, verbose, shard))
+    if junit:  # after the results are shown: a file that cannot be written loses nothing
+        from gradcheck.render.ci import junit as junit_xml
+        from gradcheck.render.output import write_text
+
+        write_text("--junit", junit, junit_xml(report))
     sys.exit(report.exit_code)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _run_with_progress(run, found, settings, jobs, fail_fast, no_color):

@@ -1,12 +1,77 @@
-"""Options shared by several commands, and the checks that keep every option in range."""
+"""Options shared by several commands, and the checks that keep every option in range.
+
+An option out of range is a usage error (exit code 2) whose message names the option,
+the value and the bound, checked before any work starts.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
+from pathlib import Path
 
 import click
 
+from gradcheck.limits import POINTS, PROBES, STEPS, Limit
+
 FORMATS = click.Choice(["table", "json"])
+
+#: What numpy's random generators take as a seed, and what a seed printed can be read as.
+SEED_MAX = 2**32 - 1
+
+
+class Finite(click.ParamType):
+    """A finite float at or above ``low`` (strictly above it with ``open``): nan, inf and
+    anything below are refused by name."""
+
+    name = "float"
+
+    def __init__(self, low: float = 0.0, open: bool = False) -> None:
+        self.low, self.open = low, open
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if number < self.low or (self.open and number == self.low):
+            bound = "above" if self.open else "at least"
+            self.fail(f"{value!r} is out of range: it must be {bound} {self.low:g}", param, ctx)
+        return number
+
+
+class OutputFile(click.Path):
+    """A file to write: not empty, not a folder, and (with ``suffixes``) of a kind we draw."""
+
+    def __init__(self, suffixes: tuple[str, ...] = ()) -> None:
+        super().__init__(dir_okay=False)
+        self.suffixes = suffixes
+
+    def convert(self, value, param, ctx):
+        if not str(value).strip():
+            self.fail("an empty file name; give the file to write", param, ctx)
+        if self.suffixes and Path(value).suffix.lower() not in self.suffixes:
+            listed = ", ".join(self.suffixes[:-1]) + " or " + self.suffixes[-1]
+            self.fail(f"{value}: the file must end in {listed}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def within(limit: Limit):
+    """A callback refusing a count above ``limit``, naming the limit."""
+
+    def check(ctx, param, value):
+        if value is not None and value > limit.value:
+            raise click.BadParameter(
+                f"{value:,} is above the limit of {limit.value:,} {limit.what}"
+            )
+        return value
+
+    return check
 
 
 def _stacked(command, options):
@@ -29,19 +94,19 @@ def common(command):
             ),
             click.option(
                 "--rtol",
-                type=click.FloatRange(min=0),
+                type=Finite(0),
                 default=None,
                 help="Relative tolerance for finite differences and claims [default: 1e-06].",
             ),
             click.option(
                 "--atol",
-                type=click.FloatRange(min=0),
+                type=Finite(0),
                 default=None,
                 help="Absolute tolerance for finite differences and claims [default: 1e-09].",
             ),
             click.option(
                 "--seed",
-                type=int,
+                type=click.IntRange(0, SEED_MAX),
                 default=0,
                 show_default=True,
                 help="Seed for randomly drawn values (printed with them).",
@@ -81,7 +146,7 @@ def checking(command):
             click.option("--strict", is_flag=True, help="Count kinks as failures."),
             click.option(
                 "--step",
-                type=click.FloatRange(min=0, min_open=True),
+                type=Finite(0, open=True),
                 default=None,
                 help="A fixed finite-difference step for every method [default: chosen per entry].",
             ),
@@ -95,16 +160,19 @@ def checking(command):
             click.option(
                 "--probes",
                 type=click.IntRange(min=1),
+                callback=within(PROBES),
                 default=3,
                 show_default=True,
-                help="Random directions in --mode directional.",
+                help=f"Random directions in --mode directional (at most {PROBES.value:,}).",
             ),
             click.option(
                 "--points",
                 type=click.IntRange(min=1),
+                callback=within(POINTS),
                 default=1,
                 show_default=True,
-                help="Random points to check at (when some values are drawn).",
+                help="Random points to check at, when some values are drawn (at most "
+                f"{POINTS.value:,}).",
             ),
             click.option(
                 "--methods",
@@ -151,3 +219,26 @@ def shard(ctx, param, value) -> tuple[int, int] | None:
     if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise click.BadParameter(f"{value!r} is not K/N with 1 <= K <= N, like 2/4")
     return int(k), int(n)
+
+
+def steps(ctx, param, value: str) -> str:
+    """``LO:HI:N``, checked: LO and HI finite, positive and apart; 2 <= N <= the limit."""
+    usage = "expected LO:HI:N with positive LO != HI and N >= 2, like 1e-1:1e-13:25"
+    parts = value.split(":")
+    try:
+        lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"{value!r}: {usage}") from None
+    problem = (
+        "not three numbers" if len(parts) != 3
+        else "LO and HI must be finite" if not (math.isfinite(lo) and math.isfinite(hi))
+        else "LO and HI must be positive" if lo <= 0 or hi <= 0
+        else "LO and HI must differ" if lo == hi
+        else "N must be at least 2" if n < 2
+        else None
+    )  # fmt: skip
+    if problem:
+        raise click.BadParameter(f"{value!r}: {problem}; {usage}")
+    if n > STEPS.value:
+        raise click.BadParameter(f"N = {n:,} is above the limit of {STEPS.value:,} {STEPS.what}")
+    return value

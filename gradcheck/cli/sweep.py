@@ -6,7 +6,9 @@ import json
 
 import click
 
-from gradcheck.cli.options import common
+from gradcheck.cli.options import OutputFile, common, steps
+from gradcheck.limits import STEPS
+from gradcheck.render.output import PICTURES
 
 
 @click.command("sweep")
@@ -19,15 +21,16 @@ from gradcheck.cli.options import common
 )
 @click.option(
     "--steps",
+    callback=steps,
     default="1e-1:1e-13:25",
     show_default=True,
     metavar="LO:HI:N",
-    help="N steps, evenly spaced in log, from LO to HI.",
+    help=f"N steps, evenly spaced in log, from LO to HI (N at most {STEPS.value:,}).",
 )
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False),
-    metavar="FILE.png|svg",
+    type=OutputFile(PICTURES),
+    metavar="FILE.png|svg|pdf",
     help="Also draw the plot to a file (needs matplotlib: gradcheck[plot]).",
 )
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE", help="A value (EXPR only).")
@@ -58,10 +61,6 @@ def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, se
     from gradcheck.tools.sweep import parse_steps, sweep
 
     result = sweep(one_problem(source, at, lets, which), wrt, parse_steps(steps), seed)
-    if plot:
-        from gradcheck.render.plot import save_plot
-
-        save_plot(result, plot)
     if fmt == "json":
         from gradcheck.render.json import sweep_json
 
@@ -71,3 +70,7 @@ def sweep_command(source, wrt, steps, plot, at, lets, which, fmt, rtol, atol, se
         from gradcheck.render.sweep import sweep_view
 
         make_console(no_color).print(sweep_view(result))
+    if plot:  # after the results are shown: a file that cannot be written loses nothing
+        from gradcheck.render.plot import save_plot
+
+        save_plot(result, plot)

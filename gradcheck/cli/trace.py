@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gradcheck.cli.options import common, name_list
+from gradcheck.cli.options import OutputFile, common, name_list
 from gradcheck.render.safe import printable
 
 
@@ -34,7 +34,7 @@ from gradcheck.render.safe import printable
 )
 @click.option(
     "--dot",
-    type=click.Path(dir_okay=False),
+    type=OutputFile(),
     metavar="FILE",
     help="Also write the graph in Graphviz DOT (and, when dot is installed, FILE.svg and "
     "FILE.png; a FILE ending in .svg, .png or .pdf is rendered to that).",
@@ -63,10 +63,6 @@ def trace_command(
 
     built = one_problem(source, at, lets, which, wrt=wrt)
     result = trace(built, jacobians=jacobians, seed=seed, rtol=rtol, atol=atol)
-    if dot:
-        from gradcheck.render.graph import write_graph
-
-        click.echo(printable(write_graph(result, dot)), err=True)
     from gradcheck.render.trace import trace_json, trace_latex, trace_view
 
     if fmt == "json":
@@ -77,4 +73,8 @@ def trace_command(
         from gradcheck.render.console import make_console
 
         make_console(no_color).print(trace_view(result))
+    if dot:  # after the results are shown: a file that cannot be written loses nothing
+        from gradcheck.render.graph import write_graph
+
+        click.echo(printable(write_graph(result, dot)), err=True)
     sys.exit(1 if result.status == "fail" else 0)

@@ -10,11 +10,8 @@ from pathlib import Path
 
 from gradcheck.errors import GradcheckError
 from gradcheck.render.numbers import format_array
-from gradcheck.render.output import write_text
+from gradcheck.render.output import PICTURES, write_text
 from gradcheck.tools.trace import Trace, TraceNode
-
-#: The picture formats ``dot`` draws that ``--dot FILE`` may name.
-PICTURES = (".svg", ".png", ".pdf")
 
 
 def write_graph(trace: Trace, path: str) -> str:

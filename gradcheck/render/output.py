@@ -9,6 +9,9 @@ from pathlib import Path
 
 from gradcheck.errors import GradcheckError
 
+#: The pictures we draw (a sweep's plot, a trace's graph).
+PICTURES = (".png", ".svg", ".pdf")
+
 
 @contextlib.contextmanager
 def writing(option: str, path: str | Path) -> Iterator[None]:

@@ -7,12 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from gradcheck.errors import GradcheckError
-from gradcheck.render.output import writing
+from gradcheck.render.output import PICTURES, writing
 from gradcheck.render.safe import printable
 from gradcheck.render.sweep import PLOT_FLOOR
-
-#: The pictures matplotlib draws for us.
-SUFFIXES = (".png", ".svg", ".pdf")
 
 COLOURS = {
     "forward": "tab:blue",
@@ -30,7 +27,7 @@ def save_plot(result, path: str) -> None:
         GradcheckError: the suffix is not a picture, matplotlib is not installed, or the
             file cannot be written.
     """
-    if Path(path).suffix.lower() not in SUFFIXES:
+    if Path(path).suffix.lower() not in PICTURES:
         raise GradcheckError(f"--plot {path}: the file must end in .png, .svg or .pdf")
     try:
         import matplotlib
