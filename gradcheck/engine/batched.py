@@ -1,9 +1,9 @@
-"""Array operations over a leading batch axis: the plumbing that keeps the op table short.
+"""The batch axis: the plumbing that keeps the op table reading as the maths.
 
 Every value the graph handles has shape ``(B, *shape)``: ``B`` points evaluated at once,
-``B == 1`` broadcasting against any ``B``. The helpers here reshape upstream gradients and
-operands around that axis, and compute the batched kernels (matrix products, softmax,
-determinants, indexing) whose rules would not fit on one line of ``ops.py``.
+``B == 1`` broadcasting against any ``B``. The helpers here name a node's axes on such
+arrays (``axis=0`` of a node is axis 1 of its value), reshape upstream gradients around
+that axis, and validate integer labels.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def adjoint_shape(g: np.ndarray, x: np.ndarray) -> tuple[int, ...]:
     return g.shape[:1] + x.shape[1:]
 
 
-def spread(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A per-row scalar gradient given to every entry of x (the VJP of a sum)."""
-    return np.broadcast_to(per_entry(g, x), adjoint_shape(g, x))
+def batch_of(*arrays: np.ndarray) -> int:
+    """The batch size of several arrays together."""
+    return max(a.shape[0] for a in arrays)
 
 
-def reverse_axes(x: np.ndarray) -> np.ndarray:
-    """NumPy's ``x.T`` for each batch entry: every axis reversed but the batch axis."""
-    return np.transpose(x, (0, *range(x.ndim - 1, 0, -1)))
+def to_batch(x: np.ndarray, batch: int) -> np.ndarray:
+    """x with its batch axis stretched to ``batch`` (a view)."""
+    return np.broadcast_to(x, (batch, *x.shape[1:]))
 
 
 def swap(m: np.ndarray) -> np.ndarray:
@@ -50,120 +50,101 @@ def swap(m: np.ndarray) -> np.ndarray:
     return np.swapaxes(m, -1, -2)
 
 
-# ---------------------------------------------------------------- matrix products
+# ---------------------------------------------------------------- axes
 
 
-def as_matrices(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors promoted as NumPy's matmul does: a row on the left, a column on the right."""
-    return (a[:, None, :] if a.ndim == 2 else a), (b[:, :, None] if b.ndim == 2 else b)
+def axes(x: np.ndarray, axis) -> tuple[int, ...]:
+    """The axes of the batched ``x`` that a node's ``axis`` names (None: all but the
+    batch axis); ``axis`` was validated when the expression was typed."""
+    ndim = x.ndim - 1
+    if axis is None:
+        return tuple(range(1, x.ndim))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(a % ndim + 1 for a in items))
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for each batch entry, vectors promoted and the promoted axes dropped."""
-    a2, b2 = as_matrices(a, b)
-    out = a2 @ b2
-    if b.ndim == 2:
-        out = out[..., 0]
-    if a.ndim == 2:
-        out = out[..., 0, :] if b.ndim > 2 else out[..., 0]
-    return out
+def count(x: np.ndarray, axis) -> int:
+    """How many entries a reduction along ``axis`` combines into each of its outputs."""
+    n = 1
+    for a in axes(x, axis):
+        n *= x.shape[a]
+    return n
 
 
-def matmul_g(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The upstream gradient reshaped to the promoted (matrix) product's shape."""
-    if a.ndim == 2 and b.ndim == 2:
-        return g[:, None, None]
-    if a.ndim == 2:
-        return g[:, None, :]
-    if b.ndim == 2:
-        return g[:, :, None]
-    return g
+def kept(g: np.ndarray, x: np.ndarray, axis, keepdims: bool = False) -> np.ndarray:
+    """A reduction's value or gradient, (B, *out), with length-1 axes where ``x``'s were
+    reduced, so that it broadcasts against ``x``."""
+    return g if keepdims else np.expand_dims(g, axes(x, axis))
 
 
-def matmul_vjp_a(g, out, a, b):
-    """d(a @ b) / da, applied to g: g @ b^T."""
-    if a.ndim == 3 and b.ndim == 2:  # matrix @ vector: the gradient is an outer product,
-        return g[:, :, None] * b[:, None, :]  # which matmul with inner size 1 does slowly
-    _, b2 = as_matrices(a, b)
-    return (matmul_g(g, a, b) @ swap(b2)).reshape(adjoint_shape(g, a))
+def spread(g: np.ndarray, x: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
+    """A reduction's gradient given to every entry it combined (the VJP of a sum)."""
+    return np.broadcast_to(kept(g, x, axis, keepdims), adjoint_shape(g, x))
 
 
-def matmul_vjp_b(g, out, a, b):
-    """d(a @ b) / db, applied to g: a^T @ g."""
-    a2, _ = as_matrices(a, b)
-    return (swap(a2) @ matmul_g(g, a, b)).reshape(adjoint_shape(g, b))
+def _order(ndim: int, reduced: tuple[int, ...]) -> list[int]:
+    """The batch axis, the kept axes, then the reduced ones."""
+    return [0, *(a for a in range(1, ndim) if a not in reduced), *reduced]
 
 
-def outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The outer product of the flattened a and b, for each batch entry."""
-    return rows(a)[:, :, None] * rows(b)[:, None, :]
+def to_last(x: np.ndarray, axis) -> np.ndarray:
+    """The entries each output of a reduction combines, on one last axis: (B, *kept, n)."""
+    reduced = axes(x, axis)
+    moved = np.transpose(x, _order(x.ndim, reduced))
+    return moved.reshape(*moved.shape[: x.ndim - len(reduced)], -1)
 
 
-def outer_vjp_a(g, out, a, b):
-    return np.sum(g * rows(b)[:, None, :], axis=2).reshape(adjoint_shape(g, a))
+def from_last(y: np.ndarray, x: np.ndarray, axis) -> np.ndarray:
+    """The inverse of ``to_last``: (B, *kept, n) back to the layout of ``x``."""
+    reduced = axes(x, axis)
+    order = _order(x.ndim, reduced)
+    shape = [y.shape[0], *(x.shape[a] for a in order[1:])]
+    return np.transpose(y.reshape(shape), np.argsort(order))
 
 
-def outer_vjp_b(g, out, a, b):
-    return np.sum(g * rows(a)[:, :, None], axis=1).reshape(adjoint_shape(g, b))
+def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast gradient (B, *bigger) back to (B, *shape): the leading axes it
+    gained and the length-1 axes it stretched (NumPy broadcasting, undone)."""
+    extra = g.ndim - 1 - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(1, 1 + extra)))
+    stretched = tuple(
+        1 + axis for axis, length in enumerate(shape) if length == 1 and g.shape[1 + axis] != 1
+    )
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return np.broadcast_to(g, g.shape[:1] + shape)
 
 
-# ---------------------------------------------------------------- reductions
+# ---------------------------------------------------------------- labels
 
 
-def total(x: np.ndarray) -> np.ndarray:
-    """The sum of each batch entry's entries."""
-    return np.sum(rows(x), axis=1)
+def labels(raw: np.ndarray, bound: int, what: str = "index") -> np.ndarray:
+    """Integer labels from their float values, each in ``[-bound, bound)``.
+
+    Raises:
+        DomainError: a value that is not an integer, or out of range.
+    """
+    values = np.real(raw)
+    rounded = np.round(values)
+    if not np.all(values == rounded):
+        bad = values[values != rounded].flat[0]
+        raise DomainError(f"{what} {bad:g} is not an integer")
+    outside = (rounded < -bound) | (rounded >= bound)
+    if np.any(outside):
+        raise DomainError(
+            f"{what} {rounded[outside].flat[0]:g} is out of range for an axis of length {bound}"
+        )
+    return rounded.astype(np.intp)
 
 
-def mean(x: np.ndarray) -> np.ndarray:
-    """The mean of each batch entry's entries."""
-    return np.mean(rows(x), axis=1)
+def no_gradient(k: int) -> Callable[..., np.ndarray]:
+    """The VJP for argument ``k`` when it is a label, never differentiated (a small move
+    changes nothing): zeros."""
+    return lambda g, out, *args, **params: np.zeros(adjoint_shape(g, args[k]))
 
 
-def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b) for each batch entry."""
-    return total(a * b)
-
-
-def dot_vjp_a(g, out, a, b):
-    return per_entry(g, b) * b
-
-
-def dot_vjp_b(g, out, a, b):
-    return per_entry(g, a) * a
-
-
-def norm(x: np.ndarray) -> np.ndarray:
-    """The Euclidean (Frobenius) norm of each batch entry."""
-    return np.sqrt(np.sum(rows(x) ** 2, axis=1))
-
-
-def logsumexp(x: np.ndarray) -> np.ndarray:
-    """log(sum(exp(x))) of each batch entry, shifted by its largest entry to stay in range."""
-    flat = rows(x)
-    top = np.max(flat.real, axis=1)  # complex step: the real part's largest
-    top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.sum(np.exp(flat - top[:, None]), axis=1))
-
-
-def logsumexp_vjp(g, out, x):
-    """g times softmax(x), the gradient of logsumexp."""
-    return per_entry(g, x) * np.exp(x - per_entry(out, x))
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    """exp(x) / sum(exp(x)) over each batch entry's entries, shifted to stay in range."""
-    flat = rows(x)
-    shifted = np.exp(flat - np.max(flat.real, axis=1, keepdims=True))
-    return (shifted / np.sum(shifted, axis=1, keepdims=True)).reshape(x.shape)
-
-
-def softmax_vjp(g, out, x):
-    """softmax's Jacobian (diag(s) - s s^T) applied to g, without forming it."""
-    return out * (g - per_entry(np.sum(rows(g * out), axis=1), out))
-
-
-# ---------------------------------------------------------------- linear algebra
+# ---------------------------------------------------------------- LAPACK
 
 
 def lapack(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -176,92 +157,3 @@ def lapack(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.
         return fn(a.astype(np.float64)).astype(a.dtype)
 
     return call
-
-
-det = lapack(np.linalg.det)
-
-
-@lapack
-def inv(a: np.ndarray) -> np.ndarray:
-    """Each matrix's inverse."""
-    try:
-        return np.linalg.inv(a)
-    except np.linalg.LinAlgError:
-        raise DomainError("the matrix is singular") from None
-
-
-def cofactors(a: np.ndarray) -> np.ndarray:
-    """Cofactor matrices, the derivative of det that exists even for singular matrices."""
-    n = a.shape[-1]
-    out = np.empty(a.shape, dtype=a.dtype)
-    for i in range(n):
-        for j in range(n):
-            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
-            out[..., i, j] = (-1) ** (i + j) * (det(minor) if n > 1 else 1.0)
-    return out
-
-
-def det_vjp(g, out, a):
-    return per_entry(g, a) * cofactors(a)
-
-
-def inv_vjp(g, out, a):
-    return -swap(out) @ g @ swap(out)
-
-
-def trace(a: np.ndarray) -> np.ndarray:
-    """The sum of each matrix's diagonal."""
-    return np.trace(a, axis1=-2, axis2=-1)
-
-
-def trace_vjp(g, out, a):
-    return per_entry(g, a) * np.eye(a.shape[-1])
-
-
-# ---------------------------------------------------------------- lists and indexing
-
-
-def stack(*items: np.ndarray) -> np.ndarray:
-    """[a, b, c]: the items along a new axis after the batch axis."""
-    return np.stack(np.broadcast_arrays(*items), axis=1)
-
-
-class EachItem:
-    """stack's VJPs, one per item however many: item i gets slice i of the gradient."""
-
-    def __getitem__(self, i: int) -> Callable[..., np.ndarray]:
-        return lambda g, out, *items: g[:, i]
-
-
-def index_arrays(x: np.ndarray, idx: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """Validated integer index arrays, one per indexed axis, plus the batch rows."""
-    batch = max([x.shape[0], *(i.shape[0] for i in idx)])
-    ints = []
-    for axis, raw in enumerate(idx):
-        values = np.real(np.broadcast_to(raw, (batch,)))
-        rounded = np.round(values)
-        if not np.all(values == rounded):
-            raise DomainError(f"index {values[values != rounded][0]:g} is not an integer")
-        size = x.shape[axis + 1]
-        if np.any((rounded < -size) | (rounded >= size)):
-            bad = rounded[(rounded < -size) | (rounded >= size)][0]
-            raise DomainError(f"index {bad:g} is out of range for an axis of length {size}")
-        ints.append(rounded.astype(np.intp))
-    return (np.arange(batch), *ints)
-
-
-def index(x, *idx):
-    """x[i, j] for each batch entry (the indices may differ from entry to entry)."""
-    where = index_arrays(x, idx)
-    return np.broadcast_to(x, (len(where[0]), *x.shape[1:]))[where]
-
-
-def index_vjp(g, out, x, *idx):
-    where = index_arrays(x, idx)
-    grad = np.zeros((len(where[0]), *x.shape[1:]))
-    np.add.at(grad, where, g)
-    return grad
-
-
-def no_gradient(g, out, *args):
-    raise AssertionError("index positions are never differentiated")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from gradcheck.engine import batched as bt
 from gradcheck.engine.ops import OPS, DomainError
 from gradcheck.errors import ValueProblem
 from gradcheck.source.language import Node, describe_shape
@@ -75,7 +76,7 @@ class Program:
         if op.elementwise:
             args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
         try:
-            return op.forward(*args)
+            return op.forward(*args, **node.kwargs)
         except DomainError as exc:
             raise ValueProblem(f"{describe(node)}: {exc}") from None
 
@@ -134,7 +135,9 @@ class Program:
         node = self.nodes[i]
         seed = np.ones((1, *node.shape))
         with np.errstate(all="ignore"):
-            local = OPS[node.op].vjps[k](seed, values[i], *self._arguments(i, values))
+            local = OPS[node.op].vjps[k](
+                seed, values[i], *self._arguments(i, values), **node.kwargs
+            )
         return np.broadcast_to(local, (values[i].shape[0], *node.shape))
 
     def _arguments(self, i: int, values: list[np.ndarray]) -> list[np.ndarray]:
@@ -148,7 +151,10 @@ class Program:
     def _passed(self, i, k, g, out, args, dropped=False) -> np.ndarray:
         node = self.nodes[i]
         op = OPS[node.op]
-        contribution = _pass_through(g, args[k]) if dropped else op.vjps[k](g, out, *args)
+        if dropped:
+            contribution = _pass_through(node, g, args[k])
+        else:
+            contribution = op.vjps[k](g, out, *args, **node.kwargs)
         if op.elementwise:
             contribution = unbroadcast(contribution, node.args[k].shape)
         return contribution
@@ -228,7 +234,7 @@ class Program:
                 args = [values[j] for j in self.args[i]]
                 if OPS[node.op].elementwise:
                     args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
-                sides[i] = np.sign(OPS[node.op].switch(*args))
+                sides[i] = OPS[node.op].sides(*args, **node.kwargs)
         return sides
 
     def depends_on(self, i: int, names) -> bool:
@@ -255,7 +261,7 @@ class Program:
                 args = [values[j][:1] for j in self.args[i]]
                 if OPS[node.op].elementwise:
                     args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
-                distances[i] = float(np.min(np.abs(OPS[node.op].switch(*args))))
+                distances[i] = float(np.min(np.abs(OPS[node.op].switch(*args, **node.kwargs))))
         return distances
 
     def first_crossed(self, values: list[np.ndarray], before: dict[int, np.ndarray]) -> np.ndarray:
@@ -281,6 +287,7 @@ class Program:
             digest.update(
                 repr(
                     (node.op, args, node.shape, node.name if node.op == "input" else None)
+                    + ((node.params,) if node.params else ())
                 ).encode()
             )
             if node.op == "const":
@@ -291,12 +298,16 @@ class Program:
 #: Operations whose local derivative is a factor a hand derivation can forget.
 DROPPABLE = frozenset(
     [n for n, op in OPS.items() if op.elementwise and op.arity == (1, 1)]
-    + ["pow", "softmax", "logsumexp", "norm"]
+    + ["pow", "softmax", "log_softmax", "logsumexp", "norm"]
 ) - {"neg", "sign", "heaviside"}  # a sign flip is no factor; a derivative of 0 is no slip
 
 
-def _pass_through(g: np.ndarray, arg: np.ndarray) -> np.ndarray:
+def _pass_through(node: Node, g: np.ndarray, arg: np.ndarray) -> np.ndarray:
     """The upstream gradient, as is, shaped like the argument (a dropped local derivative)."""
+    if g.shape[1:] == arg.shape[1:]:
+        return g
+    if "keepdims" in node.kwargs:  # a reduction along axes: each output to its entries
+        return bt.spread(g, arg, node.kwargs["axis"], node.kwargs["keepdims"])
     if g.ndim == 1 and arg.ndim > 1:
         return np.broadcast_to(
             g.reshape(g.shape + (1,) * (arg.ndim - 1)), g.shape[:1] + arg.shape[1:]

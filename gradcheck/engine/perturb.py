@@ -14,13 +14,15 @@ n times the cost of the whole graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from gradcheck.engine.graph import Program, _align, sides_changed
 from gradcheck.engine.ops import OPS
+from gradcheck.engine.ops.core import normal_axes
+from gradcheck.engine.ops.shapes import permutation
 
 #: Entries (floats) per batch of dense copies: bounds memory where a change spreads.
 BATCH_FLOATS = 1 << 21
@@ -124,11 +126,11 @@ class Perturbation:
         rule = _RULES.get(node.op)
         value = rule(self.values[i], node, args) if rule is not None else None
         if value is None:
-            value = op.forward(*(self._dense(a) for a in args))
+            value = op.forward(*(self._dense(a) for a in args), **node.kwargs)
         sides = None
         if op.switch is not None:
             dense = [self._dense(a) for a in args]
-            sides = sides_changed(np.sign(op.switch(*dense)), self.sides[i], rows)
+            sides = sides_changed(op.sides(*dense, **node.kwargs), self.sides[i], rows)
         return value, sides
 
     def _dense(self, value) -> np.ndarray:
@@ -154,13 +156,13 @@ class Perturbation:
             sides = None
             if op.switch is not None:
                 before = np.broadcast_to(self.sides[i][0], node.shape).reshape(-1)[at]
-                sides = np.sign(op.switch(*scalars)) != before
+                sides = op.sides(*scalars) != before
             return OneEntry(self.values[i], at, entry), sides
         aligned = [_align(self._dense(a), arg.shape, node.shape) for a, arg in zip(args, node.args)]
         value = op.forward(*aligned)
         sides = None
         if op.switch is not None:
-            sides = sides_changed(np.sign(op.switch(*aligned)), self.sides[i], rows)
+            sides = sides_changed(op.sides(*aligned), self.sides[i], rows)
         return value, sides
 
 
@@ -177,6 +179,8 @@ def _entries(value: np.ndarray, arg, node, at: np.ndarray) -> np.ndarray:
 def _matmul(base: np.ndarray, node, args):
     a, b = args
     shape_a, shape_b = node.args[0].shape, node.args[1].shape
+    if len(shape_a) > 2 or len(shape_b) > 2:  # batched products: dense copies
+        return None
     if isinstance(a, OneEntry) and _shared(b):
         k = shape_a[-1]
         row, col = np.divmod(a.at, k) if len(shape_a) == 2 else (None, a.at)
@@ -209,12 +213,25 @@ def _matmul(base: np.ndarray, node, args):
     return None
 
 
-def _total(scale: Callable[[np.ndarray], float]):
+def _total(mean: bool):
+    """A sum (or mean) along axes: the moved entry moves the one output it lands in."""
+
     def rule(base, node, args):
         (x,) = args
         if not isinstance(x, OneEntry):
             return None
-        return base + x.change() * scale(x.base)
+        shape, params = node.args[0].shape, node.kwargs
+        reduced = normal_axes(len(shape), params["axis"])
+        change = x.change() / (math.prod(shape[a] for a in reduced) if mean else 1)
+        if node.shape == ():
+            return base + change
+        index = np.unravel_index(x.at, shape)
+        if params["keepdims"]:
+            landed = tuple(0 * i if a in reduced else i for a, i in enumerate(index))
+        else:
+            landed = tuple(i for a, i in enumerate(index) if a not in reduced)
+        at = np.ravel_multi_index(landed, node.shape)
+        return OneEntry(base, at, base.reshape(-1)[at] + change)
 
     return rule
 
@@ -235,15 +252,23 @@ def _transpose(base, node, args):
     shape = node.args[0].shape
     if len(shape) < 2:
         return OneEntry(base, x.at, x.entry)
-    # entry (i, j, k) of x is entry (k, j, i) of x.T: the same index, read backwards
+    # entry (i, j, k) of x is entry (k, j, i) of x.T: the same index, its axes permuted
     index = np.unravel_index(x.at, shape)
-    return OneEntry(base, np.ravel_multi_index(index[::-1], shape[::-1]), x.entry)
+    order = permutation(len(shape), node.kwargs.get("axes"))
+    return OneEntry(base, np.ravel_multi_index([index[a] for a in order], node.shape), x.entry)
+
+
+def _reshaped(base, node, args):
+    """An op that keeps the entries in order: the moved entry keeps its flat position."""
+    (x,) = args
+    return OneEntry(base, x.at, x.entry) if isinstance(x, OneEntry) else None
 
 
 _RULES = {
     "matmul": _matmul,
-    "sum": _total(lambda base: 1.0),
-    "mean": _total(lambda base: 1.0 / base[0].size),
+    "sum": _total(mean=False),
+    "mean": _total(mean=True),
     "dot": _dot,
     "transpose": _transpose,
+    **dict.fromkeys(["reshape", "ravel", "expand_dims", "squeeze"], _reshaped),
 }

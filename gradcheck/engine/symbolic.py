@@ -45,17 +45,14 @@ class SymbolicUnavailable(Exception):
 
 
 def expanded_size(program: Program) -> int:
-    """An estimate of the number of scalar operations in the expanded expression."""
+    """An estimate of the number of scalar operations in the expanded expression: each
+    op's own estimate (``Op.expanded_cost``: a product's multiply-adds, nothing for ops
+    that only rearrange entries, one per entry for the rest)."""
     total = 0
     for node in program.nodes:
-        size = math.prod(node.shape)
-        if node.op == "matmul":
-            total += size * node.args[0].shape[-1]
-        elif node.op in ("det", "inv"):
-            n = node.args[0].shape[0]
-            total += math.factorial(n) * n * (size if node.op == "inv" else 1)
-        elif node.op not in ("input", "const"):
-            total += max(size, *(math.prod(a.shape) for a in node.args))
+        if node.op not in ("input", "const"):
+            shapes = (a.shape for a in node.args)
+            total += OPS[node.op].expanded_cost(node.shape, *shapes, **node.kwargs)
     return total
 
 
@@ -238,8 +235,9 @@ def _lower_array(sp, program: Program, index_values: Mapping[str, int] | None):
 
 def _lower_node(sp, node, args, symbols, index_values) -> np.ndarray:
     if node.op == "input":
-        if node.name in index_values:
-            return _objects(sp.Integer(index_values[node.name]))
+        if node.name in index_values:  # integer labels: an int, or an array of them
+            labels = np.asarray(index_values[node.name])
+            return _objects(np.frompyfunc(lambda v: sp.Integer(int(v)), 1, 1)(labels))
         return _objects(symbols[node.name])
     if node.op == "const":
         if node.term is not None and node.term.name in ("pi", "e"):
@@ -248,7 +246,7 @@ def _lower_node(sp, node, args, symbols, index_values) -> np.ndarray:
     op = OPS[node.op]
     if op.elementwise:
         return _objects(np.frompyfunc(lambda *a: op.sympy(sp, *a), len(args), 1)(*args))
-    return _objects(op.sympy(sp, *args))
+    return _objects(op.sympy(sp, *args, **node.kwargs))
 
 
 def _exact(value: float):

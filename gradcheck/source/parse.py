@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from gradcheck.engine.ops import FUNCTIONS
 from gradcheck.errors import ExpressionError
+from gradcheck.source import calls
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
@@ -35,7 +36,6 @@ _REFUSED = {
     ast.DictComp: "comprehensions",
     ast.GeneratorExp: "comprehensions",
     ast.IfExp: "conditional expressions",
-    ast.Compare: "comparisons",
     ast.BoolOp: "'and' / 'or'",
     ast.Dict: "dictionaries",
     ast.Set: "sets",
@@ -46,7 +46,14 @@ _REFUSED = {
     ast.Await: "await",
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
-    ast.Slice: "slices",
+}
+_COMPARISONS = {
+    ast.Gt: "gt",
+    ast.GtE: "ge",
+    ast.Lt: "lt",
+    ast.LtE: "le",
+    ast.Eq: "eq",
+    ast.NotEq: "ne",
 }
 
 
@@ -67,7 +74,11 @@ class Source:
 
 @dataclass(frozen=True, eq=False)
 class Term:
-    """An untyped, validated expression: ``kind`` is num, name, call or list."""
+    """An untyped, validated expression: ``kind`` is num, name, call or list.
+
+    A call's ``name`` is the op it means (one-argument ``max`` is ``amax``) and its
+    ``params`` are every keyword the op declares, as written or by default.
+    """
 
     kind: str
     source: Source
@@ -76,6 +87,7 @@ class Term:
     name: str = ""
     value: float = 0.0
     args: tuple[Term, ...] = ()
+    params: tuple[tuple[str, object], ...] = ()
 
     @property
     def text(self) -> str:
@@ -204,7 +216,11 @@ def _parse_random(text: str, source: Source) -> RandomSpec:
     except SyntaxError:
         raise source.error(ExpressionError, "syntax error in random(...)", start) from None
     if not isinstance(call, ast.Call) or call.keywords:
-        raise source.error(ExpressionError, "expected random() or random(m) or random(m, n)", start)
+        raise source.error(
+            ExpressionError,
+            "expected random() or random(m, n, ...), like random(2, 3, 8, 8)",
+            start,
+        )
     dims = []
     for arg in call.args:
         if not (isinstance(arg, ast.Constant) and type(arg.value) is int and arg.value >= 1):
@@ -214,8 +230,6 @@ def _parse_random(text: str, source: Source) -> RandomSpec:
                 start + arg.col_offset,
             )
         dims.append(arg.value)
-    if len(dims) > 2:
-        raise source.error(ExpressionError, "arrays have at most 2 dimensions", start)
     return RandomSpec(tuple(dims))
 
 
@@ -340,15 +354,9 @@ class _Walker:
                 if isinstance(inner, ast.Name) and inner.id.startswith("__"):
                     raise self.fail(inner, f"dunder name {inner.id!r} is not allowed")
             if isinstance(node.func, ast.Attribute):
-                raise self.fail(
-                    node.func,
-                    f"method calls like .{node.func.attr}(...) are not "
-                    "allowed; call functions by name, like sum(x)",
-                )
+                raise self.fail(node.func, calls.method(node.func.attr, node.func.value))
             raise self.fail(node, "only functions can be called, by name, like sin(x)")
         name = node.func.id
-        if node.keywords:
-            raise self.fail(node, f"keyword arguments are not supported in {name}(...)")
         if name.startswith("__"):
             raise self.fail(node, f"dunder name {name!r} is not allowed")
         if name == "random":
@@ -356,39 +364,53 @@ class _Walker:
                 node, "random(...) is only allowed as a value, e.g. --at W=random(3, 3)"
             )
         if name not in FUNCTIONS:
-            hint = suggest(name, FUNCTIONS)
-            raise self.fail(node.func, f"unknown function {name!r}{hint}")
-        low, high = FUNCTIONS[name]
-        if not low <= len(node.args) <= high:
-            count = str(low) if low == high else f"{low} or {high}"
+            raise self.fail(node.func, calls.unknown(name, suggest(name, FUNCTIONS)))
+        try:
+            call = calls.resolve(node)
+        except calls.Refusal as refusal:
+            raise self.fail(refusal.node, refusal.message) from None
+        args = tuple(self.term(arg) for arg in call.arrays)
+        return self.make(node, "call", name=call.op.name, args=args, params=call.params)
+
+    def visit_Compare(self, node: ast.Compare) -> Term:
+        if len(node.ops) > 1:
             raise self.fail(
-                node, f"{name}() takes {count} argument{'s' * (high > 1)}, got {len(node.args)}"
+                node, "chained comparisons are not supported; write 0 < x < 1 as (0 < x) * (x < 1)"
             )
-        args = tuple(self.term(arg) for arg in node.args)
-        return self.make(node, "call", name=name, args=args)
+        op = _COMPARISONS.get(type(node.ops[0]))
+        if op is None:
+            raise self.fail(node, "'is' and 'in' are not supported; compare with < > <= >= == !=")
+        args = (self.term(node.left), self.term(node.comparators[0]))
+        return self.make(node, "call", name=op, args=args)
 
     def visit_Attribute(self, node: ast.Attribute) -> Term:
         if node.attr != "T":
             raise self.fail(
                 node, f"attribute '.{node.attr}' is not allowed; only .T (transpose) is"
             )
-        return self.make(node, "call", name="transpose", args=(self.term(node.value),))
+        params = (("axes", None),)
+        return self.make(
+            node, "call", name="transpose", args=(self.term(node.value),), params=params
+        )
 
     def visit_Subscript(self, node: ast.Subscript) -> Term:
-        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        try:
+            key, positions = calls.index_key(node)
+        except calls.Refusal as refusal:
+            raise self.fail(refusal.node, refusal.message) from None
         indices = []
-        for part in parts:
-            index = self.term(part) if not isinstance(part, ast.Slice) else None
-            if (
-                index is None
-                or index.kind not in ("num", "name")
-                or (index.kind == "num" and (index.value != int(index.value) or index.name))
-            ):
-                raise self.fail(
-                    part, "an index must be an integer literal or an input name, like z[2] or z[y]"
-                )
+        for position in positions:
+            index = self.term(position)
+            if index.kind == "num" and (index.name or index.value != int(index.value)):
+                raise self.fail(position, calls.INDEX_FORMS)  # pi, e
             indices.append(index)
-        return self.make(node, "call", name="index", args=(self.term(node.value), *indices))
+        return self.make(
+            node,
+            "call",
+            name="index",
+            args=(self.term(node.value), *indices),
+            params=(("key", key),),
+        )
 
     def visit_List(self, node: ast.List) -> Term:
         if not node.elts:

@@ -301,11 +301,6 @@ def given_value(key: str, raw, origin: str) -> np.ndarray | RandomSpec:
         value = np.asarray(Program(node).forward({})[-1][0], dtype=float)
     else:
         value = np.asarray(raw, dtype=float)
-    if value.ndim > 2:
-        raise ValueProblem(
-            f"{key} has {value.ndim} dimensions; gradcheck takes scalars, vectors and matrices",
-            where=origin,
-        )
     if value.size == 0:
         raise ValueProblem(f"{key} is empty", where=origin)
     if not np.all(np.isfinite(value)):

@@ -14,7 +14,7 @@ import numpy as np
 
 from gradcheck import limits
 from gradcheck.engine.ops import LEAKY_SLOPE, OPS
-from gradcheck.errors import ExpressionError, ShapeError
+from gradcheck.errors import ExpressionError, ShapeError, ValueProblem
 from gradcheck.source.parse import Term, suggest
 
 _OPERATOR_TEXT = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
@@ -22,7 +22,12 @@ _OPERATOR_TEXT = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "
 
 @dataclass(eq=False)
 class Node:
-    """A typed expression node; ``op`` is an ``ops.OPS`` key, ``"input"`` or ``"const"``."""
+    """A typed expression node; ``op`` is an ``ops.OPS`` key, ``"input"`` or ``"const"``.
+
+    ``params`` are the op's static parameters (``(("axis", 1), ("keepdims", False))``),
+    every keyword the op declares, defaults filled in: hashable, and part of a program's
+    fingerprint.
+    """
 
     op: str
     args: tuple[Node, ...]
@@ -30,6 +35,12 @@ class Node:
     term: Term | None = None
     name: str | None = None  # the input's name, or the let name bound to this node
     value: np.ndarray | None = None
+    params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, object]:
+        """The static parameters, as the op's rules take them."""
+        return dict(self.params)
 
     @property
     def label(self) -> str:
@@ -48,8 +59,10 @@ def describe_shape(shape: tuple[int, ...]) -> str:
 class Scope:
     """What names mean while typing: inputs and ``let`` bindings, all typed ``Node``s.
 
-    ``index_axes`` collects, for inputs used as indices, the lengths of the axes they
-    index, so that a random value can be drawn in range.
+    ``index_axes`` collects, for inputs used as integer labels (indices, ``take_along``
+    and ``one_hot`` labels, ``where`` masks), the exclusive bounds of their values (the
+    lengths of the axes they index), so that a value can be drawn in range. Such an input
+    may be a scalar or an array of any shape; it is never differentiated.
     """
 
     names: dict[str, Node]
@@ -79,12 +92,14 @@ def build(term: Term, scope: Scope) -> Node:
     args = [build(arg, scope) for arg in term.args]
     if term.name == "leaky_relu" and len(args) == 1:
         args.append(Node("const", (), (), term, value=np.array(LEAKY_SLOPE)))
-    return _apply(term, term.name, args)
+    node = _apply(term, term.name, args, term.params)
+    _collect_labels(node, scope)
+    return node
 
 
-def _apply(term: Term, op: str, args: list[Node]) -> Node:
+def _apply(term: Term, op: str, args: list[Node], params=()) -> Node:
     try:
-        shape = OPS[op].shape(*(a.shape for a in args))
+        shape = OPS[op].shape(*(a.shape for a in args), **dict(params))
     except ValueError as exc:
         raise term.source.error(
             ShapeError, _shape_message(term, op, args, str(exc)), term.start
@@ -92,7 +107,7 @@ def _apply(term: Term, op: str, args: list[Node]) -> Node:
     too_many = limits.entries_allowed(math.prod(shape), f"{term.text.strip()!r}")
     if too_many:
         raise term.source.error(ShapeError, too_many, term.start)
-    return Node(op, tuple(args), tuple(shape), term)
+    return Node(op, tuple(args), tuple(shape), term, params=tuple(params))
 
 
 def _shape_message(term: Term, op: str, args: list[Node], reason: str) -> str:
@@ -100,12 +115,63 @@ def _shape_message(term: Term, op: str, args: list[Node], reason: str) -> str:
         f"{_quote(a)} is a scalar" if a.shape == () else f"{_quote(a)} has shape {a.shape}"
         for a in args
     )
-    where = f"in {term.text.strip()!r}" if op in _OPERATOR_TEXT else f"in {op}(...)"
+    if op in _OPERATOR_TEXT:
+        where = f"in {term.text.strip()!r}"
+    else:
+        where = f"in {OPS[op].user_name}(...)" if op != "index" else f"in {term.text.strip()!r}"
+    if not operands:
+        return f"{where[3:]}: {reason}"
     return f"shapes do not fit {where}: {operands}; {reason}"
 
 
 def _quote(node: Node) -> str:
     return node.name or (node.term.text.strip() if node.term is not None else "a constant")
+
+
+def _constant(node: Node) -> bool:
+    """Whether a node depends on no input (``arange(4)``, ``[0, 2, 1]``)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.op == "input":
+            return False
+        stack.extend(current.args)
+    return True
+
+
+def _collect_labels(node: Node, scope: Scope) -> None:
+    """Record the inputs a node takes as integer labels, with their bounds; refuse a
+    label that is computed from inputs where the op needs an input or a constant."""
+    op = OPS[node.op]
+    if op.labels is None:
+        return
+    bounds = op.labels(*(a.shape for a in node.args), **node.kwargs)
+    for k, bound in bounds.items():
+        arg = node.args[k]
+        if arg.op == "input":
+            scope.index_axes.setdefault(arg.name, []).append(bound)
+        elif arg.op == "const" and not op.computed_labels:
+            _check_written_labels(arg, bound)
+        elif not (op.computed_labels or _constant(arg)):
+            raise arg.term.source.error(
+                ExpressionError,
+                f"{_quote(arg)!r} gives the labels of {op.user_name}(...), so it must be an "
+                "integer input (like y) or a constant (like arange(4))",
+                arg.term.start,
+            )
+
+
+def _check_written_labels(node: Node, bound: int) -> None:
+    """Labels written as numbers (``z[3]``, ``z[[0, 2]]``) are checked as soon as typed."""
+    value = np.asarray(node.value)
+    bad = value[(value != np.round(value)) | (value < -bound) | (value >= bound)]
+    if bad.size:
+        reason = "is not an integer" if bad.flat[0] != round(bad.flat[0]) else "is out of range"
+        raise node.term.source.error(
+            ShapeError,
+            f"index {bad.flat[0]:g} {reason} for an axis of length {bound}",
+            node.term.start,
+        )
 
 
 def _build_list(term: Term, scope: Scope) -> Node:
@@ -118,45 +184,68 @@ def _build_list(term: Term, scope: Scope) -> Node:
             f"got {', '.join(str(s) for s in sorted(shapes))}",
             term.start,
         )
-    if len(items[0].shape) >= 2:
-        raise term.source.error(ShapeError, "arrays have at most 2 dimensions", term.start)
     shape = (len(items), *items[0].shape)
     if all(item.op == "const" for item in items):
         value = np.array([item.value for item in items], dtype=float)
         return Node("const", (), shape, term, value=value)
-    return Node("stack", tuple(items), shape, term)
+    return _apply(term, "stack", items, OPS["stack"].resolve({}))
 
 
 def _build_index(term: Term, scope: Scope) -> Node:
     base = build(term.args[0], scope)
-    positions = term.args[1:]
-    if len(positions) > len(base.shape):
+    key = dict(term.params)["key"]
+    indexed = sum(1 for item in key if item not in ("...", "new"))
+    if indexed > len(base.shape):
         have = "a scalar" if not base.shape else f"{len(base.shape)} dimension(s)"
         raise term.source.error(
             ShapeError,
-            f"{term.text!r} has {len(positions)} index(es) but {_quote(base)} has {have}",
+            f"{term.text!r} has {indexed} index(es) but {_quote(base)} has {have}",
             term.start,
         )
-    indices = []
-    for axis, position in enumerate(positions):
-        length = base.shape[axis]
-        if position.kind == "num":
-            if not -length <= position.value < length:
-                raise position.source.error(
-                    ShapeError,
-                    f"index {int(position.value)} is out of range for {_quote(base)} "
-                    f"of {describe_shape(base.shape)}",
-                    position.start,
-                )
-            indices.append(Node("const", (), (), position, value=np.array(position.value)))
-            continue
+    positions = []
+    for position in term.args[1:]:
         node = build(position, scope)
-        if node.op != "input" or node.shape != ():
+        if node.op != "input" and not _constant(node):
             raise position.source.error(
                 ExpressionError,
-                f"the index {position.name!r} must be a scalar input with an integer value",
+                f"the index {position.text!r} must be an integer input (like y) or a "
+                "constant (like arange(4)); an index computed from inputs has no meaning here",
                 position.start,
             )
-        scope.index_axes.setdefault(position.name, []).append(length)
-        indices.append(node)
-    return _apply(term, "index", [base, *indices])
+        positions.append(node)
+    node = _apply(term, "index", [base, *positions], term.params)
+    _collect_labels(node, scope)
+    return node
+
+
+# ---------------------------------------------------------------- label values
+
+
+def check_labels(name: str, value: np.ndarray, bounds: list[int], where: str) -> None:
+    """Refuse a given value of a label input (an integer, or an array of them) that is
+    not an integer, or is out of range for an axis it indexes (``bounds``).
+
+    Raises:
+        ValueProblem: naming the input and the first bad entry.
+    """
+    value = np.asarray(value, dtype=float)
+    fractional = value[value != np.round(value)]
+    if fractional.size:
+        raise ValueProblem(
+            f"{name} is used as an index, so its value must be an integer; "
+            f"got {fractional.flat[0]:g}",
+            where=where,
+        )
+    bound = min(bounds)
+    outside = value[(value < -bound) | (value >= bound)]
+    if outside.size:
+        raise ValueProblem(
+            f"{name} = {int(outside.flat[0])} is out of range as an index (axis of length {bound})",
+            where=where,
+        )
+
+
+def draw_labels(rng: np.random.Generator, shape: tuple[int, ...], bounds: list[int]):
+    """Random labels for an input given no value: integers in range for every axis they
+    index (``[0, min(bounds))``), of the input's shape."""
+    return rng.integers(min(bounds), size=shape)

@@ -9,10 +9,10 @@ import numpy as np
 
 from gradcheck.engine.ops.core import (
     NO_COMPLEX_IMPLEMENTATION,
-    _step,
     elementwise,
     operator,
     piecewise,
+    step,
 )
 
 
@@ -105,7 +105,7 @@ def _leaky_relu(x: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 _leaky_relu_derivatives = (
-    lambda o, x, s: _step(x) + s * _step(0.0, x),
+    lambda o, x, s: step(x) + s * step(0.0, x),
     lambda o, x, s: np.minimum(x, 0.0),
 )
 
@@ -115,7 +115,7 @@ def _elu(x: np.ndarray) -> np.ndarray:
 
 
 def _elu_derivative(o, x):
-    return _step(x) + _step(0.0, x) * np.exp(np.minimum(x, 0.0))
+    return step(x) + step(0.0, x) * np.exp(np.minimum(x, 0.0))
 
 
 #: selu's constants, as PyTorch gives them.
@@ -128,7 +128,7 @@ def _selu(x: np.ndarray) -> np.ndarray:
 
 
 def _selu_derivative(o, x):
-    return SELU_SCALE * (_step(x) + SELU_ALPHA * _step(0.0, x) * np.exp(np.minimum(x, 0.0)))
+    return SELU_SCALE * (step(x) + SELU_ALPHA * step(0.0, x) * np.exp(np.minimum(x, 0.0)))
 
 
 def _pow_exponent_derivative(o, a, b):
@@ -275,13 +275,13 @@ TABLE = [
     piecewise("heaviside", forward=lambda x: np.heaviside(x, 0.5), sympy="Heaviside",
               summary="0 below 0, 1 above, 1/2 at 0", derivative=0),
     piecewise("relu", forward=lambda x: np.maximum(x, 0.0), summary="max(x, 0)",
-              sympy=lambda sp, x: sp.Max(x, 0), derivative=lambda o, x: _step(x)),
+              sympy=lambda sp, x: sp.Max(x, 0), derivative=lambda o, x: step(x)),
     piecewise("relu6", forward=lambda x: np.clip(x, 0.0, 6.0), summary="min(max(x, 0), 6)",
               sympy=lambda sp, x: sp.Min(sp.Max(x, 0), 6), switch=lambda x: 3 - np.abs(x - 3),
-              derivative=lambda o, x: _step(x) * _step(6.0, x)),
+              derivative=lambda o, x: step(x) * step(6.0, x)),
     piecewise("hardtanh", forward=lambda x: np.clip(x, -1.0, 1.0), summary="x clipped to [-1, 1]",
               sympy=lambda sp, x: sp.Min(sp.Max(x, -1), 1), switch=lambda x: 1 - np.abs(x),
-              derivative=lambda o, x: _step(x, -1.0) * _step(1.0, x)),
+              derivative=lambda o, x: step(x, -1.0) * step(1.0, x)),
     piecewise("leaky_relu", forward=_leaky_relu, sympy=_sym_leaky_relu, arity=(1, 2),
               summary="x where x > 0, else slope * x (slope 0.01 when left out)",
               switch=lambda x, s: x, derivative=_leaky_relu_derivatives),
@@ -294,9 +294,9 @@ TABLE = [
               derivative=lambda o, x: 1 / (1 + np.abs(x)) ** 2),
     piecewise("max", forward=np.maximum, sympy="Max", summary="element-wise larger of a and b",
               switch=lambda a, b: a - b,
-              derivative=(lambda o, a, b: _step(a, b), lambda o, a, b: _step(b, a))),
+              derivative=(lambda o, a, b: step(a, b), lambda o, a, b: step(b, a))),
     piecewise("min", forward=np.minimum, sympy="Min", summary="element-wise smaller of a and b",
               switch=lambda a, b: a - b,
-              derivative=(lambda o, a, b: _step(b, a), lambda o, a, b: _step(a, b))),
+              derivative=(lambda o, a, b: step(b, a), lambda o, a, b: step(a, b))),
 ]
 # fmt: on

@@ -1,4 +1,4 @@
-"""Linear algebra: products, transpose, trace, determinant and inverse."""
+"""Linear algebra: products (``@`` batched as NumPy's matmul), trace, determinant, inverse."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import math
 import numpy as np
 
 from gradcheck.engine import batched as bt
-from gradcheck.engine.ops.core import Op
+from gradcheck.engine.ops.core import Op, broadcast_shape
+
+# ---------------------------------------------------------------- shape rules
 
 
 def _square(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -21,14 +23,28 @@ def _square_to_scalar(shape: tuple[int, ...]) -> tuple[int, ...]:
     return ()
 
 
-def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's matmul: the last two axes multiply, the leading ones broadcast; a vector
+    is promoted to a matrix (a row on the left, a column on the right) and dropped after."""
     if not a or not b:
         raise ValueError("@ needs arrays on both sides; use * to multiply by a scalar")
-    inner_a = a[-1]
-    inner_b = b[0] if len(b) == 1 else b[-2]
-    if inner_a != inner_b:
-        raise ValueError(f"the inner dimensions differ ({inner_a} vs {inner_b})")
-    return a[:-1] + b[1:]
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ValueError(f"the inner dimensions differ ({a2[-1]} vs {b2[-2]})")
+    try:
+        lead = broadcast_shape(a2[:-2], b2[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the leading (batch) axes {a2[:-2]} and {b2[:-2]} do not broadcast"
+        ) from None
+    rows = (a2[-2],) if len(a) > 1 else ()
+    columns = (b2[-1],) if len(b) > 1 else ()
+    return (*lead, *rows, *columns)
+
+
+def _matmul_cost(out: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    return max(math.prod(out), 1) * a[-1]
 
 
 def _dot_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -41,26 +57,136 @@ def _outer_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return (math.prod(a), math.prod(b))
 
 
+def _det_cost(out: tuple[int, ...], a: tuple[int, ...]) -> int:
+    return math.factorial(a[0]) * a[0]
+
+
+def _inv_cost(out: tuple[int, ...], a: tuple[int, ...]) -> int:
+    return math.factorial(a[0]) * a[0] * math.prod(a)
+
+
+# ---------------------------------------------------------------- matrix products
+
+
+def _promoted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors promoted as NumPy's matmul does (a row on the left, a column on the
+    right), and both given as many axes, inserted after the batch axis, so that their
+    leading axes broadcast as the nodes' do."""
+    a2 = a[:, None, :] if a.ndim == 2 else a
+    b2 = b[..., None] if b.ndim == 2 else b
+    rank = max(a2.ndim, b2.ndim)
+    return _lined_up(a2, rank), _lined_up(b2, rank)
+
+
+def _lined_up(x: np.ndarray, rank: int) -> np.ndarray:
+    return x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for each batch entry, vectors promoted and the promoted axes dropped."""
+    out = np.matmul(*_promoted(a, b))
+    if b.ndim == 2:
+        out = out[..., 0]
+    if a.ndim == 2:
+        out = out[..., 0, :] if b.ndim > 2 else out[..., 0]
+    return out
+
+
+def _promoted_g(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The upstream gradient with the axes ``matmul`` dropped put back."""
+    if a.ndim == 2 and b.ndim == 2:
+        return g[..., None, None]
+    if a.ndim == 2:
+        return g[..., None, :]
+    if b.ndim == 2:
+        return g[..., None]
+    return g
+
+
+def _back_to(g: np.ndarray, x: np.ndarray, promoted: tuple[int, ...]) -> np.ndarray:
+    """A promoted operand's gradient summed over the axes it was broadcast along."""
+    return bt.sum_to(g, promoted).reshape(g.shape[:1] + x.shape[1:])
+
+
+def matmul_vjp_a(g, out, a, b):
+    """d(a @ b) / da, applied to g: g @ b^T."""
+    if a.ndim == 3 and b.ndim == 2:  # matrix @ vector: the gradient is an outer product,
+        return g[:, :, None] * b[:, None, :]  # which matmul with inner size 1 does slowly
+    _, b2 = _promoted(a, b)
+    promoted = (1, *a.shape[1:]) if a.ndim == 2 else a.shape[1:]
+    return _back_to(_promoted_g(g, a, b) @ bt.swap(b2), a, promoted)
+
+
+def matmul_vjp_b(g, out, a, b):
+    """d(a @ b) / db, applied to g: a^T @ g."""
+    a2, _ = _promoted(a, b)
+    promoted = (*b.shape[1:], 1) if b.ndim == 2 else b.shape[1:]
+    return _back_to(bt.swap(a2) @ _promoted_g(g, a, b), b, promoted)
+
+
+def _sym_matmul(sp, a, b):
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    lead = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    a2 = np.broadcast_to(a2, (*lead, *a2.shape[-2:]))
+    b2 = np.broadcast_to(b2, (*lead, *b2.shape[-2:]))
+    out = np.empty((*lead, a2.shape[-2], b2.shape[-1]), dtype=object)
+    for *at, i, j in np.ndindex(out.shape):
+        out[(*at, i, j)] = sp.Add(*(a2[(*at, i, k)] * b2[(*at, k, j)] for k in range(a2.shape[-1])))
+    if b.ndim == 1:
+        out = out[..., 0]
+    if a.ndim == 1:
+        out = out[..., 0, :] if b.ndim > 1 else out[..., 0]
+    return np.asarray(out, dtype=object)
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum(a * b) for each batch entry."""
+    return np.sum(bt.rows(a * b), axis=1)
+
+
 def _sym_dot(sp, a, b):
     return np.asarray(sp.Add(*(u * v for u, v in zip(a.flat, b.flat))), dtype=object)
+
+
+def outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The outer product of the flattened a and b, for each batch entry."""
+    return bt.rows(a)[:, :, None] * bt.rows(b)[:, None, :]
 
 
 def _sym_outer(sp, a, b):
     return np.array([[u * v for v in b.flat] for u in a.flat], dtype=object)
 
 
-def _sym_matmul(sp, a, b):
-    a2 = a if a.ndim == 2 else a.reshape(1, -1)
-    b2 = b if b.ndim == 2 else b.reshape(-1, 1)
-    out = np.empty((a2.shape[0], b2.shape[1]), dtype=object)
-    for i in range(a2.shape[0]):
-        for j in range(b2.shape[1]):
-            out[i, j] = sp.Add(*(a2[i, k] * b2[k, j] for k in range(a2.shape[1])))
-    if b.ndim == 1:
-        out = out[:, 0]
-    if a.ndim == 1:
-        out = out[0]
-    return np.asarray(out, dtype=object)
+# ---------------------------------------------------------------- square matrices
+
+
+det = bt.lapack(np.linalg.det)
+
+
+@bt.lapack
+def inv(a: np.ndarray) -> np.ndarray:
+    """Each matrix's inverse."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise bt.DomainError("the matrix is singular") from None
+
+
+def cofactors(a: np.ndarray) -> np.ndarray:
+    """Cofactor matrices, the derivative of det that exists even for singular matrices."""
+    n = a.shape[-1]
+    out = np.empty(a.shape, dtype=a.dtype)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+            out[..., i, j] = (-1) ** (i + j) * (det(minor) if n > 1 else 1.0)
+    return out
+
+
+def trace(a: np.ndarray) -> np.ndarray:
+    """The sum of each matrix's diagonal."""
+    return np.trace(a, axis1=-2, axis2=-1)
 
 
 def _sym_trace(sp, a):
@@ -80,21 +206,27 @@ def _sym_inv(sp, a):
 
 # fmt: off
 TABLE = [
-    # linear algebra
-    Op("dot", arity=(2, 2), shape=_dot_shape, forward=bt.dot, sympy=_sym_dot,
-       summary="sum(a * b) for two arrays of the same shape", vjps=(bt.dot_vjp_a, bt.dot_vjp_b)),
-    Op("outer", arity=(2, 2), shape=_outer_shape, forward=bt.outer, sympy=_sym_outer,
-       summary="outer product of the flattened a and b", vjps=(bt.outer_vjp_a, bt.outer_vjp_b)),
-    Op("matmul", arity=(2, 2), shape=_matmul_shape, forward=bt.matmul, sympy=_sym_matmul,
-       summary="a @ b", vjps=(bt.matmul_vjp_a, bt.matmul_vjp_b), public=False),
-    Op("transpose", arity=(1, 1), shape=lambda s: s[::-1], forward=bt.reverse_axes,
-       sympy=lambda sp, x: x.T, summary="x.T, every axis reversed",
-       vjps=(lambda g, o, x: bt.reverse_axes(g),)),  # reversing twice is the identity
-    Op("trace", arity=(1, 1), shape=_square_to_scalar, forward=bt.trace, sympy=_sym_trace,
-       summary="sum of the diagonal", vjps=(bt.trace_vjp,)),
-    Op("det", arity=(1, 1), shape=_square_to_scalar, forward=bt.det, sympy=_sym_det,
-       summary="determinant", vjps=(bt.det_vjp,)),
-    Op("inv", arity=(1, 1), shape=_square, forward=bt.inv, sympy=_sym_inv,
-       summary="matrix inverse", vjps=(bt.inv_vjp,)),
+    Op("dot", arity=(2, 2), shape=_dot_shape, forward=dot, sympy=_sym_dot,
+       summary="sum(a * b) for two arrays of the same shape",
+       vjps=(lambda g, o, a, b: bt.per_entry(g, b) * b,
+             lambda g, o, a, b: bt.per_entry(g, a) * a)),
+    Op("outer", arity=(2, 2), shape=_outer_shape, forward=outer, sympy=_sym_outer,
+       summary="outer product of the flattened a and b",
+       vjps=(lambda g, o, a, b: np.sum(g * bt.rows(b)[:, None, :], axis=2).reshape(
+                 bt.adjoint_shape(g, a)),
+             lambda g, o, a, b: np.sum(g * bt.rows(a)[:, :, None], axis=1).reshape(
+                 bt.adjoint_shape(g, b)))),
+    Op("matmul", arity=(2, 2), shape=matmul_shape, forward=matmul, sympy=_sym_matmul,
+       summary="a @ b, batched on leading axes as NumPy's matmul",
+       vjps=(matmul_vjp_a, matmul_vjp_b), public=False, cost=_matmul_cost),
+    Op("trace", arity=(1, 1), shape=_square_to_scalar, forward=trace, sympy=_sym_trace,
+       summary="sum of the diagonal",
+       vjps=(lambda g, o, a: bt.per_entry(g, a) * np.eye(a.shape[-1]),)),
+    Op("det", arity=(1, 1), shape=_square_to_scalar, forward=det, sympy=_sym_det,
+       summary="determinant", vjps=(lambda g, o, a: bt.per_entry(g, a) * cofactors(a),),
+       cost=_det_cost),
+    Op("inv", arity=(1, 1), shape=_square, forward=inv, sympy=_sym_inv,
+       summary="matrix inverse", cost=_inv_cost,
+       vjps=(lambda g, o, a: -bt.swap(o) @ g @ bt.swap(o),)),
 ]
 # fmt: on
