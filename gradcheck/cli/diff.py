@@ -6,7 +6,7 @@ import json
 
 import click
 
-from gradcheck.cli.options import common, name_list
+from gradcheck.cli.options import common, name_list, timeout
 from gradcheck.errors import GradcheckError
 
 
@@ -24,8 +24,9 @@ from gradcheck.errors import GradcheckError
 )
 @click.option("--let", "lets", multiple=True, metavar="NAME=EXPR", help="A named intermediate.")
 @click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
+@timeout
 @common
-def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_color):
+def diff_command(expression, at, wrt, lets, latex, timeout, fmt, rtol, atol, seed, no_color):
     """Print the symbolic derivatives of EXPRESSION, simplified.
 
     \b
@@ -33,12 +34,14 @@ def diff_command(expression, at, wrt, lets, latex, fmt, rtol, atol, seed, no_col
       gradcheck diff "1/(2+sin(w1*x1)**2+cos(w2*x2))"
       gradcheck diff "sum(sigmoid(W @ x)**2)" --at "W=random(2,2)" --at "x=random(2)" --latex
     """
+    from gradcheck.deadline import deadline
     from gradcheck.engine.symbolic import SymbolicUnavailable, derivative_table
     from gradcheck.source.problems import problem
 
-    built = problem(expression, lets=lets, at=at, wrt=wrt)
     try:
-        rows = derivative_table(built.program, built.wrt, latex=latex)
+        with deadline(timeout, "differentiating the expression"):
+            built = problem(expression, lets=lets, at=at, wrt=wrt)
+            rows = derivative_table(built.program, built.wrt, latex=latex)
     except SymbolicUnavailable as exc:
         raise GradcheckError(f"no symbolic derivative: {exc}") from None
     if fmt == "json":

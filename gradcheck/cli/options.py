@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from gradcheck.limits import POINTS, PROBES, STEPS, Limit
+from gradcheck.limits import POINTS, PROBES, STEPS, TIMEOUT, Limit
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -116,13 +116,37 @@ def common(command):
     )
 
 
+def timeout(command):
+    """--timeout: the wall-clock seconds one problem may take."""
+    return click.option(
+        "--timeout",
+        type=Finite(0, open=True),
+        default=TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="Stop a problem that takes longer than this, as an error.",
+    )(command)
+
+
 def checking(command):
     """Options of the commands that check gradients (eval, check), gathered with the
     shared --rtol, --atol and --seed into one ``settings`` argument."""
 
     @functools.wraps(command)
     def with_settings(
-        *args, strict, step, mode, probes, points, methods, dtype, rtol, atol, seed, **kwargs
+        *args,
+        strict,
+        step,
+        mode,
+        probes,
+        points,
+        methods,
+        dtype,
+        timeout,
+        rtol,
+        atol,
+        seed,
+        **kwargs,
     ):
         from gradcheck.check import Settings
 
@@ -137,11 +161,12 @@ def checking(command):
             step=step,
             methods=methods,
             dtype=dtype,
+            timeout=timeout,
         )
         return command(*args, settings=settings, **kwargs)
 
     return _stacked(
-        with_settings,
+        timeout(with_settings),
         [
             click.option("--strict", is_flag=True, help="Count kinks as failures."),
             click.option(
