@@ -45,6 +45,11 @@ def to_batch(x: np.ndarray, batch: int) -> np.ndarray:
     return np.broadcast_to(x, (batch, *x.shape[1:]))
 
 
+def reshape_like(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The gradient of an op that only reshapes: the same entries, in x's shape."""
+    return g.reshape(adjoint_shape(g, x))
+
+
 def swap(m: np.ndarray) -> np.ndarray:
     """Each matrix transposed (the last two axes swapped)."""
     return np.swapaxes(m, -1, -2)

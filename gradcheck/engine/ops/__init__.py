@@ -1,11 +1,19 @@
 """ONE table of primitives, laid out by group (``core`` says what each rule receives):
-element-wise ops, comparisons and other piecewise ops, reductions along axes, shape ops
-and constructors, indexing and gathering, linear algebra."""
+element-wise ops, comparisons and other piecewise ops, reductions along axes, shape ops,
+repeated and masked arrays and constructors, indexing and gathering, linear algebra."""
 
 from __future__ import annotations
 
 from gradcheck.engine.batched import DomainError
-from gradcheck.engine.ops import elementwise, indexing, linalg, piecewise, reductions, shapes
+from gradcheck.engine.ops import (
+    construct,
+    elementwise,
+    indexing,
+    linalg,
+    piecewise,
+    reductions,
+    shapes,
+)
 from gradcheck.engine.ops.core import Keyword, Op, broadcast_shape
 
 __all__ = [
@@ -24,6 +32,7 @@ _TABLE = [
     *piecewise.TABLE,
     *reductions.TABLE,
     *shapes.TABLE,
+    *construct.TABLE,
     *indexing.TABLE,
     *linalg.TABLE,
 ]

@@ -206,6 +206,18 @@ def normal_axes(ndim: int, axis, *, what: str = "axis") -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
+def ints_of(value) -> tuple[int, ...]:
+    """An integer or a tuple of integers (a static parameter), as a tuple."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def positive(shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """``shape``, refused if it has no entries (no array of the language is empty)."""
+    if any(n < 1 for n in shape):
+        raise ValueError(f"{what} {shape} has no entries; every length must be at least 1")
+    return shape
+
+
 def step(a, b=0.0):
     """d max(a, b) / da: 1 above, 0 below, and the midpoint 1/2 exactly at the switch."""
     return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
