@@ -57,9 +57,8 @@ def resolve(node: ast.Call) -> Call:
         raise Refusal(node, _arity_message(name, len(node.args), op))
     given = {k.name: static(arg, name, k) for k, arg in zip(positional, statics)}
     for keyword in node.keywords:
-        given[_keyword(name, op, keyword, len(arrays))] = static(
-            keyword.value, name, _declared(op, keyword.arg)
-        )
+        accepted = _keyword(name, op, keyword, len(arrays))
+        given[accepted] = static(keyword.value, name, _declared(op, accepted))
     try:
         return Call(op, arrays, op.resolve(given))
     except KeyError as missing:

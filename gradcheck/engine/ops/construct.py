@@ -16,21 +16,23 @@ from gradcheck.engine.ops.core import REQUIRED, Keyword, Op, free, ints_of, norm
 
 def _repeats(n: int, repeats) -> np.ndarray:
     """How often each of ``n`` entries is repeated."""
-    counts = np.array(ints_of(repeats))
-    if len(counts) not in (1, n):
-        raise ValueError(f"repeats={repeats} must be one count, or one for each of {n} entries")
-    if np.any(counts < 0):
-        raise ValueError("repeats cannot be negative")
-    return np.broadcast_to(counts, (n,))
+    return np.broadcast_to(np.array(ints_of(repeats)), (n,))
 
 
 def _repeat_shape(shape, *, repeats, axis=None):
-    if axis is None:
-        return positive((int(_repeats(math.prod(shape), repeats).sum()),), "the result's shape")
-    a = normal_axes(len(shape), axis)[0]
-    out = list(shape)
-    out[a] = int(_repeats(shape[a], repeats).sum())
-    return positive(tuple(out), "the result's shape")
+    """The length along the axis becomes the sum of the counts (in Python integers: a
+    count near 2**62 must reach the entry limit, not wrap around)."""
+    counts = ints_of(repeats)
+    a = None if axis is None else normal_axes(len(shape), axis)[0]
+    n = math.prod(shape) if a is None else shape[a]
+    if len(counts) not in (1, n):
+        raise ValueError(f"repeats={repeats} must be one count, or one for each of {n} entries")
+    if any(c < 0 for c in counts):
+        raise ValueError("repeats cannot be negative")
+    length = counts[0] * n if len(counts) == 1 else sum(counts)
+    if a is None:
+        return positive((length,), "the result's shape")
+    return positive((*shape[:a], length, *shape[a + 1 :]), "the result's shape")
 
 
 def _repeat_along(x, repeats, axis):
