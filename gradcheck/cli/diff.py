@@ -6,11 +6,11 @@ import json
 
 import click
 
-from gradcheck.cli.options import common, name_list, timeout
+from gradcheck.cli.options import ExpressionCommand, common, name_list, timeout
 from gradcheck.errors import GradcheckError
 
 
-@click.command("diff")
+@click.command("diff", cls=ExpressionCommand)
 @click.argument("expression")
 @click.option(
     "--at",
@@ -28,6 +28,8 @@ from gradcheck.errors import GradcheckError
 @common
 def diff_command(expression, at, wrt, lets, latex, timeout, fmt, rtol, atol, seed, no_color):
     """Print the symbolic derivatives of EXPRESSION, simplified.
+
+    An EXPRESSION may start with a minus sign: write it as it is.
 
     \b
     Examples:

@@ -7,12 +7,12 @@ import sys
 
 import click
 
-from gradcheck.cli.options import checking, common, name_list
+from gradcheck.cli.options import ExpressionCommand, checking, common, name_list
 from gradcheck.errors import GradcheckError
 from gradcheck.render.safe import printable
 
 
-@click.command("eval")
+@click.command("eval", cls=ExpressionCommand)
 @click.argument("expression")
 @click.option(
     "--at",
@@ -46,7 +46,8 @@ from gradcheck.render.safe import printable
 def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
     """Check the gradient of one scalar EXPRESSION.
 
-    Variables given no value with --at are drawn at random (seeded, printed).
+    Variables given no value with --at are drawn at random (seeded, printed). An
+    EXPRESSION may start with a minus sign: write it as it is, anywhere on the line.
 
     \b
     Examples:
@@ -54,6 +55,7 @@ def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
       gradcheck eval "sum(sigmoid(W @ x)**2)" --at "W=[[1,2],[3,1]]" --at "x=[[1],[1]]"
       gradcheck eval "0.5*sum((z - y)**2)" --let "p=V1 @ x + b1" --let "z=V2 @ relu(p) + b2"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
+      gradcheck eval "-sum(y*log(p))" --at "y=[0, 1]" --at "p=[0.3, 0.7]"
     """
     from gradcheck.check import check, failed
     from gradcheck.results import Report

@@ -61,6 +61,45 @@ class OutputFile(click.Path):
         return super().convert(value, param, ctx)
 
 
+class ExpressionCommand(click.Command):
+    """A command whose one argument may be an expression that starts with a minus sign.
+
+    ``gradcheck eval "-sum(y*log(p))" --at ...`` works as typed: a token that starts with
+    a single ``-`` and is no option of the command is the expression, wherever it stands.
+    ``-- "-sum(...)"`` followed by more options works too.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _expression_last(args, self._takes_value(ctx)))
+
+    def _takes_value(self, ctx: click.Context) -> dict[str, bool]:
+        """Each option string of the command, and whether a value follows it."""
+        return {
+            name: not (param.is_flag or param.count)
+            for param in self.get_params(ctx)
+            if isinstance(param, click.Option)
+            for name in (*param.opts, *param.secondary_opts)
+        }
+
+
+def _expression_last(args: list[str], options: dict[str, bool]) -> list[str]:
+    """``args`` with the expression moved behind ``--``, where click reads it as the
+    argument; unchanged when no token needs it."""
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":  # "-- EXPR --at ...": the options after EXPR are options still
+            return args if i + 1 >= len(args) else [*args[:i], *args[i + 2 :], "--", args[i + 1]]
+        name, equals, _ = token.partition("=")
+        if name in options:
+            i += 2 if options[name] and not equals else 1
+            continue
+        if token.startswith("-") and not token.startswith("--") and len(token) > 1:
+            return [*args[:i], *args[i + 1 :], "--", token]
+        i += 1
+    return args
+
+
 def within(limit: Limit):
     """A callback refusing a count above ``limit``, naming the limit."""
 

@@ -6,12 +6,12 @@ import json
 
 import click
 
-from gradcheck.cli.options import OutputFile, common, steps
+from gradcheck.cli.options import ExpressionCommand, OutputFile, common, steps
 from gradcheck.limits import STEPS
 from gradcheck.render.output import PICTURES
 
 
-@click.command("sweep")
+@click.command("sweep", cls=ExpressionCommand)
 @click.argument("source", metavar="EXPR|FILE")
 @click.option(
     "--wrt",

@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from gradcheck.cli.options import OutputFile, common, name_list
+from gradcheck.cli.options import ExpressionCommand, OutputFile, common, name_list
 from gradcheck.render.safe import printable
 
 
-@click.command("trace")
+@click.command("trace", cls=ExpressionCommand)
 @click.argument("source", metavar="EXPR|FILE")
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE", help="A value (EXPR only).")
 @click.option(
