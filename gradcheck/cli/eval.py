@@ -73,16 +73,18 @@ def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
 
 def _emit(report, fmt: str, no_color: bool) -> None:
     """The report (JSON on stdout, errors also on stderr), or a lone error as one line."""
-    errors = [p for p in report.problems if p.status == "error"]
+    from gradcheck.render.summary import error_message
+
+    errors = [error_message(p) for p in report.problems if p.status == "error"]
     if fmt == "json":
         from gradcheck.render.json import to_json
 
         click.echo(json.dumps(to_json(report), indent=2))
-        for problem in errors:
-            click.echo(f"error: {printable(str(problem.message))}", err=True)
+        for message in errors:
+            click.echo(f"error: {printable(message)}", err=True)
         return
     if len(report.problems) == 1 and errors:
-        click.echo(f"error: {printable(str(errors[0].message))}", err=True)
+        click.echo(f"error: {printable(errors[0])}", err=True)
         return
     from gradcheck.render.console import make_console
     from gradcheck.render.tables import render

@@ -30,7 +30,8 @@ class Gradcheck(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except GradcheckError as error:
-            _fail(ctx, str(error), error.exit_code)
+            reason = str(error) if error.message else "could not be checked, for no reason given"
+            _fail(ctx, reason, error.exit_code)
         except MemoryError:
             command = f"gradcheck {ctx.invoked_subcommand or ''}".strip()
             _fail(ctx, f"out of memory while running {command}; try smaller inputs")

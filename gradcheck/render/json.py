@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from gradcheck.render.summary import error_message
 from gradcheck.results import GradientResult, PointResult, ProblemResult, Report
 
 
@@ -29,7 +30,7 @@ def _problem_json(p: ProblemResult) -> dict:
         "line": p.line,
         "expression": p.expression,
         "status": p.status,
-        "message": p.message,
+        "message": error_message(p) if p.status == "error" else p.message,
         "seed": p.seed,
         "tolerance": None
         if p.tolerance is None

@@ -19,9 +19,32 @@ def what_is_wrong(p: ProblemResult) -> str:
     return printable(_reasons(p))
 
 
+def error_message(p: ProblemResult) -> str:
+    """Why a problem could not be checked: its message, else the first entry, probe, claim
+    or claimed number that could not be, else a plain statement; never None."""
+    if p.message:
+        return p.message
+    for point in p.points:
+        for name, g in point.gradient.items():
+            for k in np.flatnonzero(g.status.ravel() == "error"):
+                cause = g.causes.get(int(k))
+                why = cause.text if cause else "could not be checked at this point"
+                return f"{entry(name, np.unravel_index(int(k), g.shape))}: {why}"
+        for i, probe in enumerate(point.probes or []):
+            if probe.status == "error":
+                return f"u{i + 1}: {probe.cause.text if probe.cause else 'could not be checked'}"
+    for c in p.claims.values():
+        if c.status == "error":
+            return f"claim for {c.name}: {c.message or c.diagnosis or 'could not be checked'}"
+    for x in p.expected:
+        if x.status == "error":
+            return f"expected {x.what}: {x.diagnosis or 'could not be checked'}"
+    return "could not be checked, and no reason was recorded; please report it"
+
+
 def _reasons(p: ProblemResult) -> str:
     if p.status == "error":
-        return p.message or "could not be checked"
+        return error_message(p)
     reasons = []
     for x in p.expected:
         if x.status == "fail":

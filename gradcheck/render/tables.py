@@ -25,7 +25,7 @@ from gradcheck.render.numbers import (
     format_array,
 )
 from gradcheck.render.safe import escaped
-from gradcheck.render.summary import summary, worst_error
+from gradcheck.render.summary import error_message, summary, worst_error
 from gradcheck.results import STATUSES, GradientResult, PointResult, ProblemResult, Report
 
 METHODS = ("backprop", "forward", "backward", "central")
@@ -70,7 +70,7 @@ def problem_view(p: ProblemResult) -> RenderableType:
         title.append(f"   {p.file}" + (f":{p.line}" if p.line else ""), style="dim")
     parts.append(title)
     if p.status == "error":
-        parts.append(Text.assemble(("  error: ", "bold red"), p.message or ""))
+        parts.append(Text.assemble(("  error: ", "bold red"), error_message(p)))
         return Padding(Group(*parts), (0, 0, 1, 0), expand=False)
     for i, point in enumerate(p.points):
         if len(p.points) > 1:
