@@ -15,11 +15,18 @@ from gradcheck.results import GradientResult, PointResult, ProblemResult, Report
 
 
 def to_json(report: Report) -> dict:
-    """The design.md document: version, problems (points, gradients, claims), summary."""
+    """The design.md document: version, problems (points, gradients, claims), summary.
+
+    The summary counts problems by status, and ``unchecked`` the files a run stopped
+    before (``--fail-fast``) when there are any.
+    """
+    summary: dict[str, int] = dict(report.summary)
+    if report.unchecked:
+        summary["unchecked"] = report.unchecked
     return {
         "version": 1,
         "problems": [_problem_json(p) for p in report.problems],
-        "summary": report.summary,
+        "summary": summary,
     }
 
 

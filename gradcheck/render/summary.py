@@ -128,4 +128,7 @@ def summary(report: Report) -> RenderableType:
         totals.append(
             f"{counts[status]} {status}", style=STYLE[status] if counts[status] else "dim"
         )
+    if report.unchecked:
+        files = f"{report.unchecked} file{'s' * (report.unchecked != 1)}"
+        totals.append(f"; {files} not checked (--fail-fast stopped the run)", style="yellow")
     return Group(table, Text(""), totals)
