@@ -194,3 +194,23 @@ def test_the_help_example_for_diff_finishes():
     result = run("diff", SIGMOID_LAYER, "--at", "W=random(4,4)", "--at", "x=random(4)")
     assert result.exit_code == 0, result.output
     assert result.output.count("d/d") == 20
+
+
+def test_once_the_tables_budget_is_spent_each_formula_gets_only_a_glance(monkeypatch):
+    import sympy as sp
+
+    def forever(expr, **kw):
+        while True:
+            pass
+
+    monkeypatch.setattr(sp, "simplify", forever)
+    monkeypatch.setattr(sp, "factor_terms", forever)
+    monkeypatch.setattr(symbolic, "FORMULA_SECONDS", 0.5)
+    monkeypatch.setattr(symbolic, "TABLE_SECONDS", 0.05)
+    monkeypatch.setattr(symbolic, "FACTOR_SECONDS", 0.01)
+    p = layer(3)
+    # 12 formulas at 0.5 s each would be 6 s; at a glance each, well under the guard.
+    with deadline(3, "the table"):
+        _, _, formulas = symbolic.formulas(p, ["W", "x"])
+    _, _, plain = symbolic.formulas(p, ["W", "x"], simplify=False)
+    assert all(a == b for name in ("W", "x") for a, b in zip(formulas[name].flat, plain[name].flat))

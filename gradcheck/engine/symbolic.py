@@ -551,6 +551,8 @@ SIMPLIFY_OPS = 40
 #: Seconds simplify() may take on one formula, and on all of a table's formulas together.
 FORMULA_SECONDS = 1.0
 TABLE_SECONDS = 2.0
+#: Seconds factor_terms() may take on one formula once the table's budget is spent.
+FACTOR_SECONDS = 0.1
 
 
 class _Simplifier:
@@ -575,7 +577,8 @@ class _Simplifier:
             if self.known[canonical] is not None:
                 return self.known[canonical].xreplace(back)
         self.skipped += 1
-        return _factored(sp, expr, size)
+        spent = time.monotonic() >= self.deadline  # then only a glance at each
+        return _factored(sp, expr, size, FACTOR_SECONDS if spent else FORMULA_SECONDS)
 
     def _simplified(self, expr, size: int):
         """simplify(expr) when it is clearly shorter; expr when not; None over budget."""
@@ -607,10 +610,10 @@ def _canonical(sp, expr):
     return expr.xreplace(there), {c: s for s, c in there.items()}
 
 
-def _factored(sp, expr, size: int):
+def _factored(sp, expr, size: int, seconds: float):
     """Common factors pulled out of sums (cheap), when that shortens the formula."""
     try:
-        with budget(FORMULA_SECONDS):
+        with budget(seconds):
             factored = sp.factor_terms(expr, sign=False)
     except OverBudget:
         return expr
