@@ -58,6 +58,9 @@ def _problem_json(p: ProblemResult) -> dict:
                 "status": c.status,
                 "claim": c.text,
                 "proved": c.proved,
+                "held": f"at {c.points} points, not proved"
+                if c.status == "pass" and not c.proved
+                else None,
                 "points": c.points,
                 "counterexample": c.counterexample,
                 "message": c.message,

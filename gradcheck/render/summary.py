@@ -80,6 +80,15 @@ def _reasons(p: ProblemResult) -> str:
     return "; ".join(dict.fromkeys(reasons))
 
 
+def unproved(p: ProblemResult) -> list[str]:
+    """The claims that held at points but were not proved, one phrase each."""
+    return [
+        f"claim for {c.name} held at {c.points} points, not proved"
+        for c in p.claims.values()
+        if c.status == "pass" and not c.proved
+    ]
+
+
 def worst_error(p: ProblemResult) -> float | None:
     """The largest central-difference error over every entry and point, relative to the
     reference but floored at atol / rtol: below that size an entry is judged by atol, and
@@ -102,7 +111,8 @@ def worst_error(p: ProblemResult) -> float | None:
 
 
 def summary(report: Report) -> RenderableType:
-    """One row per problem: status, name, where, worst error, what is wrong; then totals."""
+    """One row per problem: status, name, where, worst error, what is wrong (and what
+    only held, not proved); then totals."""
     report = escaped(report)
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("status", no_wrap=True, min_width=6)
@@ -114,11 +124,14 @@ def summary(report: Report) -> RenderableType:
         problem = Text(p.name)
         if p.file is not None:
             problem.append("\n" + p.file + (f":{p.line}" if p.line else ""), style="dim")
+        wrong = Text(what_is_wrong(p))
+        if held := unproved(p):
+            wrong.append(("; " if wrong else "") + "; ".join(held), style="yellow")
         table.add_row(
             Text(p.status, style=STYLE[p.status]),
             problem,
             "" if error is None else f"{error:.1e}",
-            Text(what_is_wrong(p)),
+            wrong,
         )
     counts = report.summary
     count = len(report.problems)
@@ -128,6 +141,9 @@ def summary(report: Report) -> RenderableType:
         totals.append(
             f"{counts[status]} {status}", style=STYLE[status] if counts[status] else "dim"
         )
+    held = sum(len(unproved(p)) for p in report.problems)
+    if held:
+        totals.append(f"; {held} claim{'s' * (held != 1)} held, not proved", style="yellow")
     if report.unchecked:
         files = f"{report.unchecked} file{'s' * (report.unchecked != 1)}"
         totals.append(f"; {files} not checked (--fail-fast stopped the run)", style="yellow")

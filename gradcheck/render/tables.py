@@ -106,6 +106,9 @@ def verdict_line(p: ProblemResult) -> Text:
     bad_claims = sum(c.status == "fail" for c in p.claims.values())
     if bad_claims:
         details.append(f"{bad_claims} claim{'s' * (bad_claims > 1)} wrong")
+    held = sum(c.status == "pass" and not c.proved for c in p.claims.values())
+    if held:
+        details.append(f"{held} claim{'s' * (held > 1)} held, not proved")
     if details:
         text.append("; " + ", ".join(details))
     if worst is not None:
@@ -312,21 +315,23 @@ def _expected_table(p: ProblemResult) -> Padding:
 def _claims_table(p: ProblemResult) -> Padding:
     table = _section("claims", "for", "claimed derivative", "status", "evidence")
     for name, claim in p.claims.items():
+        held = claim.status == "pass" and not claim.proved
         table.add_row(
             Text(name, style="bold"),
             Text(claim.text),
-            Text(claim.status, style=STYLE[claim.status]),
+            Text("held", style="yellow") if held else Text(claim.status, style=STYLE[claim.status]),
             Text(claim_evidence(claim)),
         )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
 
 def claim_evidence(claim) -> str:
-    """Proved or held at N points; else what is wrong, what it looks like, and a point."""
+    """Proved, or held at N points and not proved (and why); else what is wrong, what it
+    looks like, and a point."""
     if claim.status == "pass":
         if claim.proved:
             return f"proved by SymPy, and held at {claim.points} points"
-        return f"held at {claim.points} points (SymPy could not simplify the difference to 0)"
+        return claim.message or f"held at {claim.points} points, not proved"
     parts = [p for p in (claim.message, claim.diagnosis) if p]
     example = claim.counterexample
     if example:
