@@ -252,10 +252,22 @@ def check_point(
 
 def _judge_input(e: Evaluation, name: str, settings: Settings, tol: Tolerance):
     """Every estimator for one input's entries, against the best reference there is."""
-    methods = settings.methods
-    evaluate = e.evaluator(name)
     x = np.asarray(e.point[name]).astype(e.dtype)
     exact = None if e.exact is None else e.exact[name]
+    asked = {"complex", "richardson"} & set(settings.methods)
+    if e.costly and settings.step is None and not asked:
+        gradient = _judge_quickly(e, name, x, exact, settings, tol)
+    else:
+        gradient = _judge_thoroughly(e, name, e.evaluator(name), x, e.claimed[name], exact,
+                                     settings, tol)  # fmt: skip
+    if e.dtype == "float32":
+        _settle_float32(e, name, gradient, settings, tol)
+    return gradient
+
+
+def _judge_thoroughly(e: Evaluation, name, evaluate, x, claimed, exact, settings, tol):
+    """The step ladder, and complex step or Richardson where there is no exact truth."""
+    methods = settings.methods
     blocked = e.no_complex_step(name)
     complex_step = None
     if ("complex" in methods or exact is None) and blocked is None:
@@ -266,9 +278,58 @@ def _judge_input(e: Evaluation, name: str, settings: Settings, tol: Tolerance):
     if complex_step is None and blocked is not None and "complex" in methods:
         e.notes.append(f"complex step does not apply to {name}: {blocked}")
     richardson = "richardson" in methods or (exact is None and complex_step is None)
-    d = finite.entrywise(evaluate, x, e.value, settings.step, e.size, with_richardson=richardson)
-    claimed = e.claimed[name]
-    reference = Reference.choose(claimed, exact, complex_step, d.richardson, 3 * d.rounding)
+    d = finite.entrywise(evaluate, x, e.value, settings.step, e.size, richardson)
+    return _verdicts(e, name, claimed, exact, complex_step, d, tol)
+
+
+def _judge_quickly(e: Evaluation, name, x, exact, settings, tol):
+    """Two calls an entry (central differences at the classic step); the entries that do
+    not then pass are judged thoroughly: where a check's cost is the user's calls, the
+    ladder and complex step are spent only where they can change a verdict."""
+    evaluate, claimed = e.evaluator(name), e.claimed[name]
+    d = finite.quick(evaluate, x, e.value, e.size)
+    gradient = _verdicts(e, name, claimed, exact, None, d, tol, quick=True)
+    doubtful = np.unique(np.flatnonzero(gradient.status.ravel() != "pass") % x.size)
+    if not doubtful.size:
+        return gradient
+    outputs = claimed.size // x.size
+    part_shape = (doubtful.size,) if outputs == 1 else (outputs, doubtful.size)
+
+    def some(at: np.ndarray, entry: np.ndarray):
+        return evaluate(doubtful[at], entry)
+
+    def subset(array):
+        return None if array is None else np.reshape(array, (outputs, x.size))[:, doubtful]
+
+    part = _judge_thoroughly(
+        e, name, some, x.ravel()[doubtful], subset(claimed).reshape(part_shape),
+        None if exact is None else subset(exact).reshape(part_shape), settings, tol,
+    )  # fmt: skip
+    where = (np.arange(outputs)[:, None] * x.size + doubtful[None, :]).ravel()
+    _scatter(gradient, part, where)
+    return gradient
+
+
+def _scatter(whole: GradientResult, part: GradientResult, where: np.ndarray) -> None:
+    """Put a subset's verdicts, estimates and causes into the whole, at flat ``where``."""
+    whole.status.flat[where] = part.status.ravel()
+    for field in ("forward", "backward", "central", "step", "reference"):
+        getattr(whole, field).flat[where] = np.ravel(getattr(part, field))
+    for method, errors in part.errors.items():
+        if method in whole.errors:
+            whole.errors[method].flat[where] = errors.ravel()
+    for k in where:
+        whole.causes.pop(int(k), None)
+    whole.causes.update({int(where[q]): cause for q, cause in part.causes.items()})
+
+
+def _verdicts(e: Evaluation, name, claimed, exact, complex_step, d, tol: Tolerance, quick=False):
+    """Every entry of one input judged from the differences ``d`` (``quick``: against the
+    central difference itself, where there is nothing better yet)."""
+    central = d.central if quick else None
+    reference = Reference.choose(
+        claimed, exact, complex_step, d.richardson, 3 * d.rounding, central=central
+    )
     # backprop through our own graph is held to machine precision; anyone else's gradient
     # (the user's code) to the tolerance of the check
     bp_tol = tolerance("backprop", e.dtype) if e.claimed_by == "backprop" else tol
@@ -290,13 +351,10 @@ def _judge_input(e: Evaluation, name: str, settings: Settings, tol: Tolerance):
         claimed_by=e.claimed_by,
         knows_switches=e.knows_switches,
     )
-    gradient.claimed_by = e.claimed_by
-    if e.dtype == "float32":
-        _settle_float32(e, name, gradient, reference, settings, tol)
     return gradient
 
 
-def _settle_float32(e: Evaluation, name, gradient, reference, settings, tol) -> None:
+def _settle_float32(e: Evaluation, name, gradient, settings, tol) -> None:
     """Entries whose float32 central difference fails are differenced again in float64:
     where that agrees, the disagreement was float32's round-off, not a wrong gradient."""
     failing = [
@@ -309,7 +367,7 @@ def _settle_float32(e: Evaluation, name, gradient, reference, settings, tol) -> 
     evaluate = e.evaluator(name, dtype="float64")
     d = finite.entrywise(evaluate, e.point[name], e.value, settings.step, e.size)
     for k in failing:
-        ref = float(reference.values[k])
+        ref = float(gradient.reference.flat[k])
         allowed = tol.atol + tol.rtol * abs(ref) + float(d.rounding[k])
         if abs(float(d.central[k]) - ref) <= allowed:
             gradient.status.flat[k] = "pass"

@@ -239,6 +239,108 @@ def accuracy():
     )
 
 
+MLP_CODE = """
+import numpy as np
+
+_rng = np.random.default_rng(1)
+X = _rng.standard_normal((100, 8))
+Y = _rng.standard_normal((1, 8))
+
+
+def loss(W1, b1, W2, b2):
+    h = np.tanh(W1 @ X + b1)
+    return 0.5 * np.sum((W2 @ h + b2 - Y) ** 2)
+
+
+def grad(W1, b1, W2, b2):
+    h = np.tanh(W1 @ X + b1)
+    e = W2 @ h + b2 - Y
+    dh = (W2.T @ e) * (1 - h**2)
+    return {"W1": dh @ X.T, "b1": dh.sum(axis=1, keepdims=True), "W2": e @ h.T,
+            "b2": e.sum(axis=1, keepdims=True)}
+
+
+def big(x):
+    with open(CALLS, "a") as f:
+        f.write(".")
+    return 0.5 * np.sum(np.sin(x) ** 2)
+
+
+def big_grad(x):
+    g = np.sin(x) * np.cos(x)
+    g[123_457] *= 1.5
+    return g
+"""
+
+
+def code():
+    """gradcheck func: the worker's overhead, a full check against a plain NumPy loop over
+    the same function, and bisection's count of calls at a million inputs."""
+    from gradcheck.check import Settings
+    from gradcheck.check_code import check_code
+    from gradcheck.source.func import func_problem
+
+    folder = Path(tempfile.mkdtemp())
+    calls = folder / "calls.txt"
+    module = folder / "mlp.py"
+    module.write_text(MLP_CODE.replace("CALLS", repr(str(calls))))
+    at = ["W1=random(99, 100)", "b1=random(99, 1)", "W2=random(1, 99)", "b2=random(1, 1)"]
+    inputs = 99 * 100 + 99 + 99 + 1
+
+    def gradcheck_full():
+        problem = func_problem(f"{module}:loss", grad=f"{module}:grad", at=at)
+        assert check_code(problem, Settings()).status == "pass"
+
+    def numpy_loop():
+        namespace: dict = {}
+        exec(compile(MLP_CODE.replace("CALLS", "''"), "mlp", "exec"), namespace)
+        rng = np.random.default_rng(0)
+        values = {"W1": rng.uniform(-2, 2, (99, 100)), "b1": rng.uniform(-2, 2, (99, 1)),
+                  "W2": rng.uniform(-2, 2, (1, 99)), "b2": rng.uniform(-2, 2, (1, 1))}  # fmt: skip
+        for array in values.values():
+            flat = array.reshape(-1)
+            for k in range(flat.size):
+                old, h = flat[k], 6e-6 * max(1.0, abs(flat[k]))
+                flat[k] = old + h
+                up = namespace["loss"](**values)
+                flat[k] = old - h
+                down = namespace["loss"](**values)
+                flat[k] = old
+                _ = (up - down) / (2 * h)
+
+    ours, theirs = best_of(gradcheck_full, 3), best_of(numpy_loop, 3)
+    yield f"func: full check of a NumPy MLP loss, {inputs:,} inputs (s)", ours, None, "s"
+    yield "func: ... against a plain NumPy central-difference loop (ratio)", ours / theirs, 1.5, "x"
+
+    small = ["W1=random(2, 100)", "b1=random(2, 1)", "W2=random(1, 2)", "b2=random(1, 1)"]
+
+    def single():
+        check_code(func_problem(f"{module}:loss", grad=f"{module}:grad", at=small), Settings())
+
+    def worker_alone():
+        from gradcheck.source.code import parse_ref
+        from gradcheck.targets.worker import Worker
+
+        with Worker(parse_ref(f"{module}:loss"), grad=parse_ref(f"{module}:grad")) as worker:
+            rng = np.random.default_rng(0)
+            worker.evaluate({"W1": rng.standard_normal((2, 100)), "b1": np.zeros((2, 1)),
+                             "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))})  # fmt: skip
+
+    yield "func: a small check, whole (s)", best_of(single, 5), None, "s"
+    overhead = best_of(worker_alone, 5)
+    yield "func: the worker: started, one call, stopped (s)", overhead, 0.1, "s"
+    problem = func_problem(f"{module}:big", grad=f"{module}:big_grad", at=["x=random(1000000)"])
+    calls.write_text("")
+    out = check_code(problem, Settings(mode="directional"))
+    found = out.status == "fail" and out.points[0].gradient["x"].status.flat[123_457] == "fail"
+    yield (
+        f"func: one wrong entry in 1,000,000 {'found' if found else 'NOT FOUND'}, calls of f",
+        len(calls.read_text()),
+        100,
+        "calls",
+    )
+
+
 TARGETS = {
     "cold": cold,
     "backprop": backprop_ratio,
@@ -248,6 +350,7 @@ TARGETS = {
     "directional": directional,
     "batch": batch,
     "accuracy": accuracy,
+    "func": code,
 }
 
 #: Targets that are rates: more is better.

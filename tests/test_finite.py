@@ -76,12 +76,37 @@ def test_rounding_bound_grows_with_the_function_and_shrinks_with_the_step():
     assert large.rounding[0] > 1e5 * small.rounding[0]
 
 
-def test_along_a_direction():
-    x = np.array([1.0, 2.0])
-    u = np.array([0.6, 0.8])
+def test_quick_differences_take_two_evaluations_an_entry():
+    x = np.array([1.0, -2.0, 0.5])
+    seen = []
 
-    def at(ts):
-        return np.array([np.sum((x + t * u) ** 3) for t in ts]), np.full(len(ts), -1)
+    def evaluate(at, entry):
+        seen.append(len(at))
+        moved = np.tile(x, (len(at), 1))
+        moved[np.arange(len(at)), at] = entry
+        return np.sum(moved**3, axis=1)[:, None], np.full(len(at), -1)
 
-    d = finite.along(at, float(np.linalg.norm(x)), float(np.sum(x**3)))
-    assert d.central[0] == pytest.approx(float(3 * x**2 @ u), rel=1e-9)
+    d = finite.quick(evaluate, x, float(np.sum(x**3)))
+    assert sum(seen) == 2 * x.size
+    assert d.central == pytest.approx(3 * x**2, rel=1e-9)
+    assert (d.forward + d.backward) / 2 == pytest.approx(d.central, rel=1e-12)
+    assert np.all(d.forward != d.backward)  # one-sided, from the same two evaluations
+
+
+def test_refine_redoes_only_the_entries_asked_for_from_the_ladder():
+    x = np.array([1.0, -2.0, 0.5, 3.0])
+    asked = []
+
+    def evaluate(at, entry):
+        asked.extend(np.unique(at).tolist())
+        moved = np.tile(x, (len(at), 1))
+        moved[np.arange(len(at)), at] = entry
+        return np.sum(np.sin(moved), axis=1)[:, None], np.full(len(at), -1)
+
+    d = finite.quick(evaluate, x, float(np.sum(np.sin(x))))
+    asked.clear()
+    again = finite.refine(evaluate, x, float(np.sum(np.sin(x))), d, np.array([1, 3]), 0.0)
+    assert sorted(set(asked)) == [1, 3]
+    assert again.central[[0, 2]] == pytest.approx(d.central[[0, 2]], abs=0)
+    assert again.central[[1, 3]] == pytest.approx(np.cos(x[[1, 3]]), rel=1e-9)
+    assert not np.array_equal(again.step[[1, 3]], d.step[[1, 3]])

@@ -126,6 +126,46 @@ def entrywise(
     return out
 
 
+def quick(evaluate: Evaluate, x: np.ndarray, f0: np.ndarray | float, size: float = 0.0):
+    """Central differences at the classic step ``eps^(1/3) max(1, |x|)``, and the one-sided
+    ones from the same two evaluations: two evaluations an entry, for targets whose every
+    evaluation is a call of the user's code. Entries that do not then agree are given a
+    second opinion from the ladder (``refine``)."""
+    x = np.asarray(x).ravel()
+    x = x if x.dtype in (np.float32, np.float64) else x.astype(float)
+    f0 = np.ravel(np.asarray(f0, dtype=float))
+    eps = float(np.finfo(x.dtype).eps)
+    h = central_step(x, eps)
+    f, crossed, moves = _evaluate_moves(evaluate, x, _moves(x, (h, -h)), f0.size)
+    x = x.astype(float)
+    up, down = moves[0] - x, x - moves[1]
+    both = _estimates(f0, f[0], f[1], up[:, None], down[:, None], size, eps)
+    return _differences(both, both, up, up, np.max(crossed, axis=0), f0.size)
+
+
+def refine(
+    evaluate: Evaluate, x: np.ndarray, f0, d: Differences, entries: np.ndarray, size: float
+) -> Differences:
+    """``d`` with the input entries ``entries`` differenced again from the step ladder."""
+    x = np.asarray(x).ravel()
+    entries = np.asarray(entries, dtype=np.intp)
+
+    def some(at: np.ndarray, entry: np.ndarray):
+        return evaluate(entries[at], entry)
+
+    again = entrywise(some, x[entries], f0, None, size)
+    outputs = d.central.size // x.size
+    # flat output-major positions: output i of input entry j is i * x.size + j
+    where = (np.arange(outputs)[:, None] * x.size + entries[None, :]).ravel()
+    fields = {}
+    for name in ("forward", "backward", "central", "step", "one_sided_step", "rounding",
+                 "one_sided_rounding", "curvature", "crossed"):  # fmt: skip
+        merged = getattr(d, name).copy()
+        merged[where] = getattr(again, name)
+        fields[name] = merged
+    return replace(d, **fields)
+
+
 def _evaluate_moves(evaluate: Evaluate, x: np.ndarray, moves: list[np.ndarray], outputs: int):
     """f at every move of every entry: values (moves, entries, outputs), crossed switches
     (moves, entries), and the moves in float64."""
@@ -245,37 +285,6 @@ def optimal_steps(
 def _within(a: np.ndarray, b: np.ndarray, factor: float) -> np.ndarray:
     """Both positive and within ``factor`` of each other."""
     return (a > 0) & (b > 0) & (a <= factor * b) & (b <= factor * a)
-
-
-def along(
-    evaluate_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-    scale: float,
-    f0: np.ndarray | float,
-    step: float | None = None,
-    size: float = 0.0,
-    eps: float = EPS,
-) -> Differences:
-    """Differences along one direction ``u``: ``evaluate_at(t)`` is f(x + t u) per t,
-    (rows, outputs). One estimate per output entry: the Jacobian times u.
-
-    ``scale`` is the size of the point along that direction (for a unit ``u``,
-    ``|x|``), which sets the steps as it does for an entry; ``size`` is as for
-    ``entrywise``.
-    """
-    f0 = np.ravel(np.asarray(f0, dtype=float))
-    if step is None:
-        hc = float(central_step(np.array(scale), eps))
-        ho = float(one_sided_step(np.array(scale), eps))
-    else:
-        hc = ho = float(step)
-    values, crossed = evaluate_at(np.array([hc, -hc, ho, -ho]))
-    f = np.asarray(values).astype(float).reshape(4, 1, f0.size)
-    h, o = np.array([[hc]]), np.array([[ho]])
-    central = _estimates(f0, f[0], f[1], h, h, size, eps)
-    one_sided = _estimates(f0, f[2], f[3], o, o, size, eps)
-    return _differences(
-        central, one_sided, np.array([hc]), np.array([ho]), np.array([np.max(crossed)]), f0.size
-    )
 
 
 def _differences(central: dict, one_sided: dict, hc, ho, crossed, outputs: int) -> Differences:

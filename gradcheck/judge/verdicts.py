@@ -76,14 +76,19 @@ class Reference:
     rounding: np.ndarray | float = 0.0
 
     @staticmethod
-    def choose(backprop, symbolic=None, complex_step=None, richardson=None, rounding=0.0):
-        """Symbolic, else complex step, else Richardson, else backprop."""
+    def choose(
+        backprop, symbolic=None, complex_step=None, richardson=None, rounding=0.0, central=None
+    ):
+        """Symbolic, else complex step, else Richardson, else the central difference (for
+        a target that claims a gradient we cannot compute), else backprop itself."""
         if symbolic is not None:
             return Reference("symbolic derivative", np.ravel(symbolic), True)
         if complex_step is not None:
             return Reference("complex-step derivative", np.ravel(complex_step), True)
         if richardson is not None:
             return Reference("Richardson extrapolation", np.ravel(richardson), False, rounding)
+        if central is not None:
+            return Reference("central difference", np.ravel(central), False, rounding)
         return Reference("backprop value", np.ravel(backprop), False)
 
 
@@ -166,6 +171,8 @@ def judge(
         step=d.step.reshape(shape),
         complex=None if complex_step is None else np.reshape(complex_step, shape),
         richardson=None if d.richardson is None else d.richardson.reshape(shape),
+        claimed_by=claimed_by,
+        reference=reference.values.reshape(shape),
     )
 
 

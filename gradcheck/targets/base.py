@@ -87,6 +87,7 @@ class Evaluation(ABC):
     distances: Mapping[int, float]  # each switch's distance from the point (0: on a kink)
     notes: list[str]  # what the evaluation could not do, in words
     knows_switches: bool = True  # False: kinks are found only by one-sided differences
+    costly: bool = False  # True: every evaluation is a call of the user's code, counted
 
     @abstractmethod
     def evaluator(self, name: str, dtype: str | None = None) -> Evaluate:

@@ -180,6 +180,7 @@ class FunctionAt(Evaluation):
         return f"{self.target.problem.function.name}"
 
     knows_switches = False
+    costly = True
 
 
 def _scalar(problem: FuncProblem, value: np.ndarray, dout, jacobian: bool) -> np.ndarray:
