@@ -121,3 +121,13 @@ def test_an_error_message_quoting_user_text_is_escaped():
     assert result.exit_code == 2
     assert_nothing_raw(result.stderr)
     assert result.stderr.startswith("error: ")
+
+
+def test_a_name_that_looks_like_tex_is_drawn_as_written(folder):
+    # matplotlib reads $...$ as TeX: "$\frac{$" once ended in an internal error
+    path = folder / "tex.yaml"
+    path.write_text('name: "cost $\\\\frac{$ \\e[2J"\nexpr: x*y\nat: {x: 2, y: 3}\n')
+    plot = folder / "sweep.svg"
+    result = run("sweep", path, "--plot", plot, "--no-color")
+    assert result.exit_code == 0, result.output
+    assert "cost $\\frac{$ \\x1b[2J" in result.stdout and plot.exists()
