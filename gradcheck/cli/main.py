@@ -14,6 +14,7 @@ import click
 from gradcheck.cli.check import check_command
 from gradcheck.cli.diff import diff_command
 from gradcheck.cli.eval import eval_command
+from gradcheck.cli.func import func_command
 from gradcheck.cli.sweep import sweep_command
 from gradcheck.cli.trace import trace_command
 from gradcheck.errors import GradcheckError
@@ -63,12 +64,20 @@ def main() -> None:
       gradcheck eval "1/(2+sin(w1*x1)**2+cos(w2*x2))"
       gradcheck eval "x*exp(-x*y)" --claim "x=exp(-x*y)*(1-x*y)"
       gradcheck diff "sum(sigmoid(W @ x)**2)" --at "W=random(3,3)" --at "x=random(3)"
+      gradcheck func layers.py:affine_forward --backward layers.py:affine_backward --at ...
       gradcheck check problems/
       gradcheck trace problems/seed-004-network-0.yaml --jacobians
     """
 
 
-for command in (eval_command, check_command, sweep_command, diff_command, trace_command):
+for command in (
+    eval_command,
+    func_command,
+    check_command,
+    sweep_command,
+    diff_command,
+    trace_command,
+):
     main.add_command(command)
 
 
