@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradcheck import limits
 from gradcheck.errors import ProblemError
-from gradcheck.source.files import Broken, find, load
+from gradcheck.source.files import Broken, _documents, find, load
 from gradcheck.source.language import RandomSpec
 
 from .conftest import network_0
@@ -209,6 +212,22 @@ def test_hostile_text_is_one_error_naming_the_file_and_place(tmp_path, data, whe
     assert str(item.error).startswith(f"{path}{where}: "), str(item.error)
     assert words in str(item.error)
     assert len(str(item.error)) < 300  # a 10,000-digit number is not quoted whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.-+eE_:xob", min_size=1, max_size=14))
+def test_scalars_read_as_pyyaml_reads_them(written):
+    text = f"x: {written}\n"
+    try:
+        expected = yaml.safe_load(text)["x"]
+    except (yaml.YAMLError, ValueError):
+        with pytest.raises(ProblemError):
+            _documents(text, "p.yaml")
+        return
+    (document,) = _documents(text, "p.yaml")
+    got = document.data["x"].data
+    assert type(got) is type(expected)
+    assert got == expected or (got != got and expected != expected)
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_opened(tmp_path, monkeypatch):

@@ -14,11 +14,12 @@ import errno
 import functools
 import math
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,10 +40,14 @@ CORE_TAGS = frozenset(
 #: Numbers are bounded by their digits before they are converted (Python refuses an int
 #: of more than 4,300 digits, and conversion time grows with the square of the length).
 NUMBER_TAGS = frozenset(("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"))
+STR_TAG = "tag:yaml.org,2002:str"
+#: Plain numbers that YAML 1.1 reads as Python would: decimal ints without a leading
+#: zero (012 is octal there), and floats with a dot (and a signed exponent), short
+#: enough to be within the digits limit.
+PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,39})(?:\.[0-9]{0,40}(?:[eE][-+][0-9]{1,3})?)?")
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):  # a tuple: a file may hold a million of them
     """A YAML value with where it stands: a dict or list of Values, or a scalar."""
 
     data: Any
@@ -290,7 +295,7 @@ def _yaml_error(exc, text: str, path: str) -> ProblemError:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A list or mapping being read: what it holds so far, its size once aliases are
     expanded, and how deeply it nests."""
@@ -320,23 +325,24 @@ class _Composer:
         stack: list[_Open] = []
         while True:
             event = loader.get_event()
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                value, size, height, anchor = self._scalar(loader, event), 1, 0, event.anchor
+                self._fits(len(stack), 1, event)
+            elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 self._fits(len(stack) + 1, 1, event)
                 self._allowed(_collection_tag(event), event)
-                mapping = isinstance(event, yaml.MappingStartEvent)
+                mapping = kind is yaml.MappingStartEvent
                 stack.append(_Open(event, {} if mapping else [], {} if mapping else None))
                 continue
-            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
                 done = stack.pop()
                 value, size, height = self._closed(done), done.size, done.height
                 anchor = done.start.anchor
-            elif isinstance(event, yaml.AliasEvent):
+            else:  # an alias
                 value, size, height = self._alias(event, stack)
                 self._fits(len(stack) + height, size, event)
                 anchor = None
-            else:
-                value, size, height, anchor = self._scalar(loader, event), 1, 0, event.anchor
-                self._fits(len(stack), 1, event)
             if anchor is not None:
                 self.anchors[anchor] = (value, size, height)
             if not stack:
@@ -365,21 +371,29 @@ class _Composer:
     def _scalar(self, loader, event) -> Value:
         import yaml
 
-        tag = event.tag
+        text, tag = event.value, event.tag
+        mark = event.start_mark
+        if tag is None and event.implicit[0] and PLAIN_NUMBER.fullmatch(text):
+            # a plain decimal number, as in a long list of them: what YAML 1.1 would
+            # resolve and construct, without the cost
+            data = float(text) if "." in text else int(text)
+            return Value(data, mark.line + 1, mark.column + 1, text)
         if tag is None or tag == "!":
-            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        self._allowed(tag, event)
-        if tag in NUMBER_TAGS:
-            digits = sum(c.isalnum() for c in event.value)
-            if digits > limits.DIGITS.value:
-                raise self._error(limits.DIGITS.message(digits, "a number"), event)
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        try:  # the constructor for the tag, not construct_object: that one keeps every node
-            data = _constructor().yaml_constructors[tag](_constructor(), node)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise self._error(f"bad value: {exc}", event) from None
-        line, column = _mark(event)
-        return Value(data, line, column, event.value, quoted=event.style in ("'", '"'))
+            tag = loader.resolve(yaml.ScalarNode, text, event.implicit)
+        if tag == STR_TAG:  # the common case, and the simplest
+            data = text
+        else:
+            self._allowed(tag, event)
+            if tag in NUMBER_TAGS and len(text) > limits.DIGITS.value:
+                digits = sum(c.isalnum() for c in text)
+                if digits > limits.DIGITS.value:
+                    raise self._error(limits.DIGITS.message(digits, "a number"), event)
+            node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+            try:  # the constructor for the tag, not construct_object: that one keeps every node
+                data = _constructor().yaml_constructors[tag](_constructor(), node)
+            except (yaml.YAMLError, ValueError, OverflowError) as exc:
+                raise self._error(f"bad value: {exc}", event) from None
+        return Value(data, mark.line + 1, mark.column + 1, text, event.style in ("'", '"'))
 
     def _add(self, into: _Open, value: Value, size: int, height: int) -> None:
         into.size += size
