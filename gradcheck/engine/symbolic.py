@@ -22,7 +22,7 @@ from gradcheck.deadline import OverBudget, budget
 from gradcheck.engine import cache
 from gradcheck.engine.graph import Program, describe
 from gradcheck.engine.ops import OPS
-from gradcheck.engine.tape import OPERATIONS, TAPE_FORMAT, Tape, load, store
+from gradcheck.engine.tape import OPERATIONS, TAPE_FORMAT, Tape, load, run, store
 from gradcheck.errors import GradcheckError
 
 #: Above this many scalar operations in the expanded expression, symbolic is skipped.
@@ -474,40 +474,17 @@ def values_tape(program: Program, index_values: Mapping[str, int] | None = None)
     return Tape(tuple(builder.inputs), tuple(builder.code), slots[0], {"value": slots})
 
 
-#: Beyond this many bits of magnitude (about 1e4932, long double's range) a tape value is
-#: taken as infinite: no float is that large, and exp of it would need as many bits.
-EXACT_MAGNITUDE = 16_384
-
-
 def evaluate_exact(tape: Tape, point: Mapping[str, np.ndarray], digits: int) -> dict:
     """Each ``grads`` entry of the tape at ``digits`` digits, as mpmath numbers (NaN where
     it has no real value): ``evaluate`` without the rounding to float64 at the end."""
     import mpmath
 
-    from gradcheck.engine.tape import _constant  # one reading of constants, the tape's
-
-    with mpmath.workdps(digits):
-        slots = [
-            mpmath.mpf(float(np.asarray(point[name]).reshape(-1)[k])) for name, k in tape.inputs
-        ]
-        for step in tape.code:
-            if step[0] == "const":
-                slots.append(_constant(step[1]))
-                continue
-            try:
-                result = OPERATIONS[step[0]](*(slots[a] for a in step[1:]))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                result = mpmath.nan
-            if not isinstance(result, mpmath.mpf):
-                result = mpmath.nan
-            elif mpmath.isfinite(result) and result and mpmath.mag(result) > EXACT_MAGNITUDE:
-                result = mpmath.inf if result > 0 else -mpmath.inf
-            slots.append(result)
-        zero = mpmath.mpf(0)
-        return {
-            name: [slots[s] if s >= 0 else zero for s in entries]
-            for name, entries in tape.grads.items()
-        }
+    slots = run(tape, point, digits)
+    zero = mpmath.mpf(0)
+    return {
+        name: [slots[s] if s >= 0 else zero for s in entries]
+        for name, entries in tape.grads.items()
+    }
 
 
 # ---------------------------------------------------------------- formulas

@@ -159,16 +159,19 @@ def _constant(text: str):
     return mpmath.mpf(int(p)) / int(q or 1)
 
 
-def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
-    """The value and gradients at one point, to ``DIGITS`` digits, as Python floats.
+#: Beyond this many bits of magnitude (about 1e4932, long double's range) a tape value is
+#: taken as infinite: no float is that large, and mpmath would otherwise carry a tower
+#: such as x**x**x**x at its full, astronomical size.
+MAGNITUDE = 16_384
 
-    ``point`` maps input names to arrays of their shape. Entries whose derivative is not
-    defined there (or not real) are NaN; a value that is not real raises ValueError.
-    """
+
+def run(tape: Tape, point: Mapping[str, np.ndarray], digits: int = DIGITS) -> list:
+    """Every slot of the tape at ``point``, as mpmath numbers at ``digits`` digits (NaN
+    where a step has no real value, infinite past ``MAGNITUDE``)."""
     import mpmath
 
     limits = _power_log_products(tape)
-    with mpmath.workdps(DIGITS):
+    with mpmath.workdps(digits):
         slots: list = [
             mpmath.mpf(float(np.asarray(point[name]).reshape(-1)[k])) for name, k in tape.inputs
         ]
@@ -184,7 +187,24 @@ def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
                 power, exponent = limits[len(slots)]
                 if slots[power] == 0 and slots[exponent] > 0:
                     result = mpmath.mpf(0)  # the limit of a**b log(a) as a -> 0, b > 0
-            slots.append(result if isinstance(result, mpmath.mpf) else mpmath.nan)
+            if not isinstance(result, mpmath.mpf):
+                result = mpmath.nan
+            elif mpmath.isfinite(result) and result and mpmath.mag(result) > MAGNITUDE:
+                result = mpmath.inf if result > 0 else -mpmath.inf
+            slots.append(result)
+    return slots
+
+
+def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
+    """The value and gradients at one point, to ``DIGITS`` digits, as Python floats.
+
+    ``point`` maps input names to arrays of their shape. Entries whose derivative is not
+    defined there (or not real) are NaN; a value that is not real raises ValueError.
+    """
+    import mpmath
+
+    slots = run(tape, point)
+    with mpmath.workdps(DIGITS):
         value = _real(slots[tape.value])
         if not math.isfinite(value):
             raise ValueError("the symbolic value is not finite or not real at the point")

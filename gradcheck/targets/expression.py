@@ -45,7 +45,7 @@ class ExpressionTarget(Target):
     def build(cls, problem: Problem, index_values: Mapping[str, int], notes: list[str]):
         """The target with its symbolic derivative, or without it and a note saying why."""
         try:
-            tape = symbolic.tape_for(problem.program, problem.wrt, index_values)
+            tape = symbolic.tape_for(problem.program, problem.wrt, index_values, notes)
         except (symbolic.SymbolicUnavailable, RecursionError) as exc:
             reason = (
                 str(exc) if isinstance(exc, symbolic.SymbolicUnavailable) else "nested too deeply"
