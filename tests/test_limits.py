@@ -1,5 +1,6 @@
 """Sizes are bounded before anything is allocated, with a message naming the limit."""
 
+import numpy as np
 import pytest
 
 from gradcheck import limits, problem
@@ -45,3 +46,18 @@ def test_an_operation_over_all_entries_of_a_matrix_says_so(op):
 
 def test_an_operation_over_a_vector_needs_no_note():
     assert problem("logsumexp(x)", at=["x=random(3)"]).notes == ()
+
+
+def test_a_tower_of_variables_is_evaluated_by_its_limits_not_in_full():
+    # x**x**x**x at 3 has about 1.2e13 bits of magnitude: exp of its negative is 0, and the
+    # symbolic side takes that limit instead of computing with 1.2e13 bits of precision
+    from gradcheck import check
+    from gradcheck.engine import symbolic
+    from gradcheck.engine.tape import evaluate
+
+    built = problem("exp(-x**x**x**x) + x", at=["x=3"])
+    tape = symbolic.tape_for(built.program, built.wrt)
+    value, grads = evaluate(tape, {"x": np.array(3.0)})
+    assert value == 3.0 and grads["x"][0] == 1.0
+    (out,) = check(built).problems
+    assert out.status == "error" and "backprop gives nan" in out.message

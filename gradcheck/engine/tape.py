@@ -179,20 +179,57 @@ def run(tape: Tape, point: Mapping[str, np.ndarray], digits: int = DIGITS) -> li
             if step[0] == "const":
                 slots.append(_constant(step[1]))
                 continue
-            try:
-                result = OPERATIONS[step[0]](*(slots[a] for a in step[1:]))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                result = mpmath.nan
+            args = [slots[a] for a in step[1:]]
+            result = _beyond_reach(mpmath, step[0], args)
+            if result is None:
+                try:
+                    result = OPERATIONS[step[0]](*args)
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    result = mpmath.nan
             if len(slots) in limits:
                 power, exponent = limits[len(slots)]
                 if slots[power] == 0 and slots[exponent] > 0:
                     result = mpmath.mpf(0)  # the limit of a**b log(a) as a -> 0, b > 0
-            if not isinstance(result, mpmath.mpf):
-                result = mpmath.nan
-            elif mpmath.isfinite(result) and result and mpmath.mag(result) > MAGNITUDE:
-                result = mpmath.inf if result > 0 else -mpmath.inf
-            slots.append(result)
+            slots.append(result if isinstance(result, mpmath.mpf) else mpmath.nan)
     return slots
+
+
+def _beyond_reach(mpmath, name: str, args: list):
+    """The limit of a transcendental function of an astronomically large argument, or None.
+
+    exp, sin and their kin reduce their argument modulo log 2 or pi, which needs as many
+    bits of precision as the argument has bits of magnitude: for a tower such as
+    exp(-x**x**x**x) that is more memory than any machine has. Past ``MAGNITUDE`` bits
+    the limit is taken instead (exp(-huge) is 0), or nan where there is none (sin).
+    """
+    huge = [bool(mpmath.isfinite(a) and a and mpmath.mag(a) > MAGNITUDE) for a in args]
+    if name == "pow":
+        base, exponent = args
+        if not huge[1]:
+            return None
+        if abs(base) == 1:
+            return mpmath.mpf(1) if base == 1 else mpmath.nan
+        grows = (abs(base) > 1) == (exponent > 0)
+        return mpmath.inf if grows else mpmath.mpf(0)
+    if name not in _LIMITS or not huge[0]:
+        return None
+    return _LIMITS[name](mpmath, args[0] > 0)
+
+
+#: Each function's limit at +-infinity (``up``: the argument is positive).
+_LIMITS = {
+    "exp": lambda mp, up: mp.inf if up else mp.mpf(0),
+    "expm1": lambda mp, up: mp.inf if up else mp.mpf(-1),
+    "sinh": lambda mp, up: mp.inf if up else -mp.inf,
+    "cosh": lambda mp, up: mp.inf,
+    "tanh": lambda mp, up: mp.mpf(1 if up else -1),
+    "erf": lambda mp, up: mp.mpf(1 if up else -1),
+    "erfc": lambda mp, up: mp.mpf(0 if up else 2),
+    "sinc": lambda mp, up: mp.mpf(0),
+    "sin": lambda mp, up: mp.nan,
+    "cos": lambda mp, up: mp.nan,
+    "tan": lambda mp, up: mp.nan,
+}
 
 
 def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
