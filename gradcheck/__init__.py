@@ -7,7 +7,6 @@
 """
 
 from gradcheck.check import Settings, check
-from gradcheck.check_code import assert_gradient, check_function
 from gradcheck.errors import (
     ExpressionError,
     GradcheckError,
@@ -34,3 +33,13 @@ __all__ = [
     "check_function",
     "problem",
 ]
+
+
+def __getattr__(name: str):
+    """``check_function`` and ``assert_gradient`` load the worker machinery only when used,
+    so that checking an expression does not pay for it."""
+    if name in ("check_function", "assert_gradient"):
+        from gradcheck import check_code
+
+        return getattr(check_code, name)
+    raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

@@ -183,6 +183,7 @@ class ProblemResult:
     status: str
     file: str | None = None
     kind: str = "expression"  # or "func": the user's code
+    output_shape: tuple[int, ...] = ()  # () for a scalar function; else gradients are Jacobians
     code: dict[str, str] | None = None  # for func: {"function": "f.py:loss", "grad": ...}
     line: int | None = None
     message: str | None = None

@@ -67,11 +67,11 @@ def eval_command(expression, at, wrt, lets, claims, fmt, no_color, settings):
         report = Report([failed(expression.strip(), error, expression=expression)])
     else:
         report = check(built, settings)
-    _emit(report, fmt, no_color)
+    emit(report, fmt, no_color)
     sys.exit(report.exit_code)
 
 
-def _emit(report, fmt: str, no_color: bool) -> None:
+def emit(report, fmt: str, no_color: bool) -> None:
     """The report (JSON on stdout, errors also on stderr), or a lone error as one line."""
     from gradcheck.render.summary import error_message
 

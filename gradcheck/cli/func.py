@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gradcheck.cli.eval import _emit
+from gradcheck.cli.eval import emit
 from gradcheck.cli.options import checking, common, name_list
 
 
@@ -69,5 +69,5 @@ def func_command(function, grad, backward, at, wrt, jacobian, fmt, no_color, set
         report = Report([failed(function, error)])
     else:
         report = Report([check_code(problem, settings)])
-    _emit(report, fmt, no_color)
+    emit(report, fmt, no_color)
     sys.exit(report.exit_code)
