@@ -123,7 +123,7 @@ def test_a_kink_exits_0_and_strict_exits_1():
         (["eval", "x", "--at", "x"], "expected NAME=VALUE"),
         (["eval", "x", "--at", "x=abc"], "cannot refer to 'abc'"),
         (["eval", "x", "--at", "y=1"], "'y' is given a value but the expression does not use it"),
-        (["eval", "x", "--at", "x=[[[1]]]"], "at most 2 dimensions"),
+        (["eval", "sum(x)", "--at", "x=[[1],[2,3]]"], "must all have the same shape"),
         (["eval", "x*y", "--wrt", "z"], "'z' is not an input"),
         (["eval", "z[y]", "--at", "z=[1,2]", "--wrt", "y"], "used as an index"),
         (["eval", "z[y]", "--at", "z=[1,2]", "--at", "y=5"], "out of range"),
