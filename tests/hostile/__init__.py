@@ -1,0 +1,1 @@
+"""Hostile input: the corpus (cases.py and the files beside it), run by tests/test_hostile.py."""
