@@ -204,3 +204,36 @@ def test_each_new_function_is_callable_by_name_and_refused_as_a_variable():
     for name in ["sum", "reshape", "where", "clip", "one_hot", "take_along", "arange", "var"]:
         with pytest.raises(ExpressionError, match="is a function"):
             parse(f"{name} + 1")
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes", "shown"),
+    [
+        ("softmax(X, axis=1)", {"X": (2, 3)}, "softmax(X, axis=1)"),
+        ("softmax(X)", {"X": (2, 3)}, "softmax(X)"),
+        ("max(x)", {"x": (3,)}, "max(x)"),
+        ("max(x, 0)", {"x": (3,)}, "max(x, 0)"),
+        ("x[..., -1, None]", {"x": (2, 3)}, "x[..., -1, None]"),
+        ("x[1:, ::-1]", {"x": (2, 3)}, "x[1:, ::-1]"),
+        ("Z[arange(2), y]", {"Z": (2, 3), "y": (2,)}, "Z[arange(2), y]"),
+        ("concatenate([a, a], axis=1)", {"a": (2, 2)}, "concatenate([a, a], 1)"),
+        ("stack([a, a])", {"a": (2,)}, "[a, a]"),
+        ("reshape(x, (3, 2))", {"x": (6,)}, "reshape(x, (3, 2))"),
+        ("roll(x, 1, axis=0)", {"x": (6,)}, "roll(x, 1, 0)"),
+        ("eye(3, k=1)", {}, "eye(3, k=1)"),
+        ("sum(x, keepdims=True)", {"x": (2,)}, "sum(x, keepdims=True)"),
+        ("transpose(X)", {"X": (2, 3)}, "X.T"),
+        ("x >= y", {}, "x >= y"),
+    ],
+)
+def test_a_node_is_written_back_as_the_language_writes_it(text, shapes, shown):
+    from gradcheck.source.tree import written
+
+    p = program(text, **shapes)
+    names = [node.name or node.term.text for node in p.nodes]
+    assert written(p.root, [names[j] for j in p.args[p.output]]) == shown
+
+
+def test_functions_the_contract_promises_are_said_to_be_coming():
+    with pytest.raises(ExpressionError, match="conv2d\\(\\) is not in the language yet"):
+        parse("sum(conv2d(x, w, stride=1, padding=1))")

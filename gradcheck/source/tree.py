@@ -14,10 +14,12 @@ import numpy as np
 
 from gradcheck import limits
 from gradcheck.engine.ops import LEAKY_SLOPE, OPS
+from gradcheck.engine.ops.indexing import slice_text
 from gradcheck.errors import ExpressionError, ShapeError, ValueProblem
 from gradcheck.source.parse import Term, suggest
 
 _OPERATOR_TEXT = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+_COMPARISON_TEXT = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
 
 
 @dataclass(eq=False)
@@ -48,6 +50,52 @@ class Node:
         if self.name:
             return self.name
         return self.term.text.strip() if self.term is not None else self.op
+
+
+def written(node: Node, args: list[str]) -> str:
+    """A node's operation on named arguments, as the language writes it: ``t1 + t2``,
+    ``t1 > 0``, ``softmax(t1, axis=1)``, ``max(t2)``, ``t1[:, 1:]``, ``[t1, t2]``,
+    ``t1.T``; parameters left at their defaults are left out."""
+    symbol = _OPERATOR_TEXT.get(node.op) or _COMPARISON_TEXT.get(node.op)
+    if symbol:
+        return f"{args[0]} {symbol} {args[1]}"
+    params = node.kwargs
+    if node.op == "neg":
+        return f"-{args[0]}"
+    if node.op == "transpose" and params.get("axes") is None:
+        return f"{args[0]}.T"
+    if node.op == "index":
+        return f"{args[0]}[{key_text(params.get('key'), args[1:])}]"
+    if node.op == "stack" and params.get("axis", 0) == 0:
+        return f"[{', '.join(args)}]"
+    op = OPS[node.op]
+    shown = [f"[{', '.join(args)}]"] if op.sequence else list(args)
+    in_order = True  # positional keywords are shown by position while none is skipped
+    for keyword in op.keywords:
+        value = params.get(keyword.name, keyword.default)
+        if value == keyword.default:
+            in_order = False
+            continue
+        in_order = in_order and keyword.positional
+        shown.append(repr(value) if in_order else f"{keyword.name}={value!r}")
+    return f"{op.user_name}({', '.join(shown)})"
+
+
+def key_text(key, args: list[str]) -> str:
+    """An index key as written: ``:, 1:``, ``..., -1``, ``arange(4), y``."""
+    key = ("arg",) * len(args) if key is None else key
+    names = iter(args)
+    parts = []
+    for item in key:
+        if item == "arg":
+            parts.append(next(names))
+        elif item == "new":
+            parts.append("None")
+        elif isinstance(item, tuple):
+            parts.append(slice_text(item))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:

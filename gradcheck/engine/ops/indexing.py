@@ -48,6 +48,7 @@ def _written_out(ndim: int, key: tuple) -> tuple:
 
 
 def slice_text(item) -> str:
+    """``("slice", 1, None, -1)`` as written: ``1::-1``."""
     start, stop, step = (("" if v is None else str(v)) for v in item[1:])
     return f"{start}:{stop}" + (f":{step}" if step else "")
 

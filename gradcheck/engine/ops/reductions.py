@@ -3,6 +3,8 @@ softmax and log_softmax. With no axis, every entry is combined (softmax too)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradcheck.engine import batched as bt
@@ -230,9 +232,15 @@ def deviation_vjp(g, out, x, axis=None, keepdims=False):
 # ---------------------------------------------------------------- the entries
 
 
-def reduction(name, *, forward, vjp, sympy, summary, **rest) -> Op:
+def per_entry(operations: int):
+    """The symbolic cost of an op that takes ``operations`` steps per entry it reads."""
+    return lambda out, x, **params: operations * math.prod(x)
+
+
+def reduction(name, *, forward, vjp, sympy, summary, operations=1, **rest) -> Op:
     """A reduction along ``axis=`` (every axis by default), with ``keepdims=``;
-    ``sympy(sp, entries)`` combines the entries behind one output into one expression."""
+    ``sympy(sp, entries)`` combines the entries behind one output into one expression,
+    in about ``operations`` steps per entry."""
     return Op(
         name,
         (1, 1),
@@ -242,6 +250,7 @@ def reduction(name, *, forward, vjp, sympy, summary, **rest) -> Op:
         _sym(sympy),
         summary=summary,
         keywords=(AXIS, KEEPDIMS),
+        cost=per_entry(operations),
         **rest,
     )
 
@@ -257,6 +266,7 @@ def normalisation(name, *, forward, vjp, sympy, summary) -> Op:
         sympy,
         summary=summary,
         keywords=(AXIS,),
+        cost=per_entry(3),
     )
 
 
@@ -276,14 +286,15 @@ TABLE = [
               summary="smallest entry (min(x) with one argument)", vjp=extreme_vjp,
               switch=gap(-1), branch=which(-1), no_complex=NOT_ANALYTIC),
     reduction("logsumexp", forward=logsumexp, sympy=lambda sp, e: sp.log(sp.Add(*map(sp.exp, e))),
-              summary="log(sum(exp(x))), computed stably", vjp=logsumexp_vjp),
+              summary="log(sum(exp(x))), computed stably", vjp=logsumexp_vjp, operations=2),
     reduction("norm", forward=norm, sympy=lambda sp, e: sp.sqrt(sp.Add(*(v**2 for v in e))),
-              summary="Euclidean (Frobenius) norm", vjp=norm_vjp,
+              summary="Euclidean (Frobenius) norm", vjp=norm_vjp, operations=2,
               switch=norm),  # no derivative where the norm is 0
-    reduction("var", forward=variance, sympy=_sym_var, vjp=variance_vjp,
+    reduction("var", forward=variance, sympy=_sym_var, vjp=variance_vjp, operations=3,
               summary="population variance (ddof=0, as NumPy)"),
     reduction("std", forward=deviation, sympy=lambda sp, e: sp.sqrt(_sym_var(sp, e)),
               summary="population standard deviation (ddof=0, as NumPy)", vjp=deviation_vjp,
+              operations=3,
               switch=deviation),
     normalisation("softmax", forward=softmax, sympy=_sym_softmax, vjp=softmax_vjp,
                   summary="exp(x) / sum(exp(x)) along axis (over every entry by default)"),
