@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 
+from gradcheck import limits
 from gradcheck.check import Settings, check_one, failed
 from gradcheck.errors import GradcheckError
 from gradcheck.results import ProblemResult, Report
@@ -128,10 +129,17 @@ def run(
 GRACE = 2.0
 
 
-def _serve(connection, settings: Settings, check: Check) -> None:
+def _limits() -> dict[str, limits.Limit]:
+    """The limits as this process has them (an option may have lifted one)."""
+    return {n: v for n, v in vars(limits).items() if isinstance(v, limits.Limit)}
+
+
+def _serve(connection, settings: Settings, check: Check, bounds: dict) -> None:
     """A worker: for each (file, first problem) it is sent, check the file's problems from
     that one on, saying which it starts before it starts it, so that a stuck one is known."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for name, bound in bounds.items():  # a spawned process starts from the defaults
+        setattr(limits, name, bound)
     try:
         while (task := connection.recv()) is not None:
             path, first = task
@@ -169,7 +177,9 @@ class _Worker:
 
     def __init__(self, context, settings: Settings, check: Check) -> None:
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, settings, check), daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(theirs, settings, check, _limits()), daemon=True
+        )
         self.process.start()
         theirs.close()
         self.task: tuple[int, int] | None = None

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 import xml.etree.ElementTree as ElementTree
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -280,6 +281,17 @@ def test_a_stuck_problem_is_stopped_and_the_rest_go_on(tmp_path):
         f"{tmp_path / 'a.yaml'}:4: checking 'hang' took longer than 1 s; its worker was "
         "stopped (--timeout raises the limit)"
     )
+
+
+def test_workers_keep_the_limits_an_option_lifted(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "ENTRIES", replace(limits.ENTRIES, value=5))
+    (tmp_path / "a.yaml").write_text("expr: sum(W)\nat:\n  W: random(3, 3)\n")
+    (tmp_path / "b.yaml").write_text(GOOD)
+    paths = find([str(tmp_path)])
+    for jobs in (1, 2):
+        refused, good = run(paths, Settings(), jobs=jobs).problems
+        assert "W has 9 entries, above the limit of 5" in refused.message, jobs
+        assert good.status == "pass"
 
 
 def test_a_worker_that_dies_costs_its_problem_only(tmp_path):

@@ -230,6 +230,18 @@ def test_scalars_read_as_pyyaml_reads_them(written):
     assert got == expected or (got != got and expected != expected)
 
 
+def test_a_problem_too_deep_for_the_parser_is_an_error_not_a_crash(tmp_path, monkeypatch):
+    from gradcheck.source import files
+
+    def parse(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(files, "parse", parse)
+    (item,) = load(write(tmp_path, "name: deep\nexpr: x\n"))
+    assert str(item.error) == f"{tmp_path / 'p.yaml'}:1: nested too deeply to read"
+    assert item.name == "deep"
+
+
 def test_a_file_over_the_size_limit_is_refused_before_it_is_opened(tmp_path, monkeypatch):
     path = tmp_path / "big.yaml"
     with open(path, "wb") as f:

@@ -564,13 +564,9 @@ def _at_value(value: Value, path: str, name: str):
         offset = value.column - 1 + (1 if value.quoted else 0)
         parsed = parse_value(value.data, path, line=value.line, offset=offset)
         entries = math.prod(parsed.shape) if isinstance(parsed, RandomSpec) else 0
-        if entries > limits.ENTRIES.value:  # refused before anything is drawn
-            raise ProblemError(
-                limits.ENTRIES.message(entries, name),
-                where=path,
-                line=value.line,
-                column=value.column,
-            )
+        refused = limits.entries_allowed(entries, name)  # before anything is drawn
+        if refused:
+            raise ProblemError(refused, where=path, line=value.line, column=value.column)
         return parsed
     return _numbers(value, path, f"the value of {name}")
 
