@@ -529,3 +529,102 @@ def test_a_realistic_layer_expands_within_the_symbolic_limit():
     assert symbolic.expanded_size(q) == 2 * 128
     big = program("sum(tanh(W @ x))", W=(100, 100), x=(100,))
     assert symbolic.expanded_size(big) > symbolic.SIZE_LIMIT
+
+
+# ---------------------------------------------------------------- the rules, called directly
+
+_r = np.random.default_rng(11)
+
+
+def _a(*shape):
+    return anywhere(_r, shape)
+
+
+#: For each op of this work: arguments (no batch axis), params, and the arguments that are
+#: differentiated; for tests that call the table's rules directly (complex step below).
+RULE_ARGUMENTS = {
+    **{
+        n: ([_a(2, 3)], {"axis": 1, "keepdims": k}, [0])
+        for n, k in [
+            ("sum", True),
+            ("mean", False),
+            ("prod", True),
+            ("logsumexp", False),
+            ("norm", True),
+            ("var", False),
+            ("std", True),
+            ("amax", False),
+            ("amin", True),
+        ]
+    },
+    "softmax": ([_a(2, 3)], {"axis": 0}, [0]),
+    "log_softmax": ([_a(2, 3)], {"axis": 1}, [0]),
+    "reshape": ([_a(2, 3)], {"shape": (3, -1)}, [0]),
+    "ravel": ([_a(2, 3)], {}, [0]),
+    "transpose": ([_a(2, 3, 4)], {"axes": (2, 0, 1)}, [0]),
+    "swapaxes": ([_a(2, 3, 4)], {"axis1": 0, "axis2": -1}, [0]),
+    "expand_dims": ([_a(2, 3)], {"axis": (0, 2)}, [0]),
+    "squeeze": ([_a(2, 1, 3)], {"axis": 1}, [0]),
+    "flip": ([_a(2, 3)], {"axis": 1}, [0]),
+    "roll": ([_a(2, 3)], {"shift": (1, 2), "axis": (0, 1)}, [0]),
+    "repeat": ([_a(2, 3)], {"repeats": (2, 0, 1), "axis": 1}, [0]),
+    "tile": ([_a(2, 3)], {"reps": (2, 1, 2)}, [0]),
+    "diag": ([_a(3)], {"k": 1}, [0]),
+    "triu": ([_a(3, 3)], {"k": 0}, [0]),
+    "tril": ([_a(2, 3, 3)], {"k": -1}, [0]),
+    "concatenate": ([_a(2, 3), _a(1, 3)], {"axis": 0}, [0, 1]),
+    "stack": ([_a(2, 3), _a(2, 3)], {"axis": 2}, [0, 1]),
+    "zeros": ([], {"shape": (2, 3)}, []),
+    "ones": ([], {"shape": 3}, []),
+    "eye": ([], {"N": 3, "M": 2, "k": 0}, []),
+    "arange": ([], {"start": 2, "stop": 9, "step": 3}, []),
+    "matmul": ([_a(2, 3, 4), _a(4, 2)], {}, [0, 1]),
+    "index": ([_a(3, 4), np.array([0.0, 2.0])], {"key": (("slice", None, None, -1), "arg")}, [0]),
+    "take_along": ([_a(3, 4), np.array([[0.0], [3.0], [1.0]])], {"axis": 1}, [0]),
+    "one_hot": ([np.array([0.0, 2.0])], {"num_classes": 3}, []),
+    "where": ([np.array([1.0, 0.0, 1.0]), _a(3), _a(2, 3)], {}, [1, 2]),
+    **{n: ([_a(2, 3), _a(3)], {}, [0, 1]) for n in ["gt", "ge", "lt", "le", "eq", "ne"]},
+    "clip": ([_a(2, 3), np.array(-0.6), np.array(1.1)], {}, [0, 1, 2]),
+}
+
+
+def _aligned(op, args):
+    """Element-wise rules take their arguments lined up for broadcasting, as the graph
+    gives them (length-1 axes after the batch axis)."""
+    if not op.elementwise:
+        return args
+    rank = max(a.ndim for a in args)
+    return [a.reshape(a.shape[:1] + (1,) * (rank - a.ndim) + a.shape[1:]) for a in args]
+
+
+def test_every_op_of_this_work_has_rule_arguments():
+    assert set(RULE_ARGUMENTS) <= set(OPS)
+    for name, (args, params, _) in RULE_ARGUMENTS.items():
+        op = OPS[name]
+        shape = op.shape(*(np.shape(a) for a in args), **params)
+        out = op.forward(*_aligned(op, [np.asarray(a)[None] for a in args]), **params)
+        assert out.shape[1:] == shape, name
+
+
+@pytest.mark.parametrize("name", [n for n in RULE_ARGUMENTS if OPS[n].complex_safe])
+def test_complex_step_agrees_with_each_rule_called_directly(name):
+    # u^T (J v) by complex step on the forward rule, (u^T J) v by the VJP rule
+    op = OPS[name]
+    args, params, differentiated = RULE_ARGUMENTS[name]
+    args = _aligned(op, [np.asarray(a, dtype=float)[None] for a in args])
+    out = op.forward(*args, **params)
+    u = _r.normal(size=out.shape)
+    for k in differentiated:
+        v = _r.normal(size=args[k].shape)
+        moved = list(args)
+        moved[k] = args[k] + 1e-20j * v
+        jv = np.imag(op.forward(*moved, **params)) / 1e-20
+        vjp = op.vjps[k](u, out, *args, **params)
+        if op.elementwise:
+            vjp = np.sum(
+                vjp,
+                axis=tuple(d for d in range(vjp.ndim) if args[k].shape[d] == 1 < vjp.shape[d]),
+                keepdims=True,
+            )
+        vjp = np.broadcast_to(vjp, args[k].shape)
+        assert np.sum(u * jv) == pytest.approx(np.sum(vjp * v), rel=1e-10, abs=1e-12), (name, k)
