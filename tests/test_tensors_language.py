@@ -237,3 +237,19 @@ def test_a_node_is_written_back_as_the_language_writes_it(text, shapes, shown):
 def test_functions_the_contract_promises_are_said_to_be_coming():
     with pytest.raises(ExpressionError, match="conv2d\\(\\) is not in the language yet"):
         parse("sum(conv2d(x, w, stride=1, padding=1))")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sum(reshape(x, (" + ", ".join(["1"] * 40) + ")))",
+        "sum(x[" + ", ".join(["None"] * 40) + "])",
+        "sum(zeros((" + ", ".join(["1"] * 40) + ")))",
+        "sum(" + "[" * 40 + "x" + "]" * 40 + ")",
+    ],
+)
+def test_ranks_past_the_bound_are_refused_before_numpy_sees_them(text):
+    with pytest.raises(ShapeError, match="arrays have at most 32"):
+        program(text)
+    with pytest.raises(ExpressionError, match="at most 32"):
+        parse_value("random(" + ", ".join(["1"] * 40) + ")", "--at x")

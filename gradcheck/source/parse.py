@@ -20,6 +20,10 @@ from gradcheck.source import calls
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
+#: Dimensions an array may have: NumPy holds at most 64 axes, and every value carries a
+#: batch axis (and a promoted one inside @), so well below that.
+MAX_RANK = 32
+
 _BINARY = {
     ast.Add: "add",
     ast.Sub: "sub",
@@ -230,6 +234,10 @@ def _parse_random(text: str, source: Source) -> RandomSpec:
                 start + arg.col_offset,
             )
         dims.append(arg.value)
+    if len(dims) > MAX_RANK:
+        raise source.error(
+            ExpressionError, f"random(...) has {len(dims)} dimensions; at most {MAX_RANK}", start
+        )
     return RandomSpec(tuple(dims))
 
 

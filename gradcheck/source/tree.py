@@ -16,7 +16,7 @@ from gradcheck import limits
 from gradcheck.engine.ops import LEAKY_SLOPE, OPS
 from gradcheck.engine.ops.indexing import slice_text
 from gradcheck.errors import ExpressionError, ShapeError, ValueProblem
-from gradcheck.source.parse import Term, suggest
+from gradcheck.source.parse import MAX_RANK, Term, suggest
 
 _OPERATOR_TEXT = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 _COMPARISON_TEXT = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
@@ -152,10 +152,21 @@ def _apply(term: Term, op: str, args: list[Node], params=()) -> Node:
         raise term.source.error(
             ShapeError, _shape_message(term, op, args, str(exc)), term.start
         ) from None
+    _check_size(term, tuple(shape))
+    return Node(op, tuple(args), tuple(shape), term, params=tuple(params))
+
+
+def _check_size(term: Term, shape: tuple[int, ...]) -> None:
     too_many = limits.entries_allowed(math.prod(shape), f"{term.text.strip()!r}")
     if too_many:
         raise term.source.error(ShapeError, too_many, term.start)
-    return Node(op, tuple(args), tuple(shape), term, params=tuple(params))
+    if len(shape) > MAX_RANK:
+        raise term.source.error(
+            ShapeError,
+            f"{term.text.strip()!r} would have {len(shape)} dimensions; "
+            f"arrays have at most {MAX_RANK}",
+            term.start,
+        )
 
 
 def _shape_message(term: Term, op: str, args: list[Node], reason: str) -> str:
@@ -233,6 +244,7 @@ def _build_list(term: Term, scope: Scope) -> Node:
             term.start,
         )
     shape = (len(items), *items[0].shape)
+    _check_size(term, shape)
     if all(item.op == "const" for item in items):
         value = np.array([item.value for item in items], dtype=float)
         return Node("const", (), shape, term, value=value)
