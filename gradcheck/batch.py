@@ -173,7 +173,8 @@ def _picklable(result: ProblemResult) -> ProblemResult:
 
 class _Worker:
     """One worker process, and what it is doing: the task (file index, first problem),
-    the problem it started last, and when that problem is due."""
+    the problem it is checking (or the one after the last it finished), and when the
+    problem is due."""
 
     def __init__(self, context, settings: Settings, check: Check) -> None:
         self.connection, theirs = context.Pipe()
@@ -183,13 +184,14 @@ class _Worker:
         self.process.start()
         theirs.close()
         self.task: tuple[int, int] | None = None
-        self.problem: tuple[int, tuple] | None = None
+        self.problem: tuple[int, tuple] | None = None  # index, label
+        self.resume: int | None = None
         self.due = math.inf
 
     def give(self, task: tuple[int, int], path: Item) -> None:
         """Send a task; its time starts when the worker, started, takes it up."""
+        self.task, self.problem, self.resume, self.due = task, None, None, math.inf
         self.connection.send((path, task[1]))
-        self.task, self.problem, self.due = task, None, math.inf
 
     def end(self) -> None:
         if self.process.is_alive():
@@ -250,8 +252,17 @@ class _Pool:
                     if self.record(index, check_file(path, self.settings)):
                         return True
                     continue
-                worker.give((index, first), path)
+                try:
+                    worker.give((index, first), path)
+                except OSError:  # it died while idle: its task goes to the next one
+                    self._replace(worker)
+                    self.todo.appendleft((index, first))
+                    return self._feed()
         return False
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.end()
+        self.workers[self.workers.index(worker)] = self._start()
 
     def _hear(self, worker: _Worker) -> bool:
         try:
@@ -266,6 +277,7 @@ class _Pool:
             worker.due = time.monotonic() + self.limit
         elif message[0] == "done":
             self.partial.setdefault(index, []).append(message[2])
+            worker.problem, worker.resume = None, message[1] + 1
         else:  # the file is done
             worker.task = None
             return self.record(index, self.partial.pop(index, []))
@@ -274,9 +286,11 @@ class _Pool:
     def _lost(self, worker: _Worker, why: str) -> bool:
         """End a worker that ran out of time or died; its problem is an error."""
         index, _ = worker.task
-        worker.end()
+        self._replace(worker)
         code = worker.process.exitcode
-        self.workers[self.workers.index(worker)] = self._start()
+        if worker.problem is None and worker.resume is not None:  # between problems
+            self.todo.appendleft((index, worker.resume))
+            return False
         if worker.problem is None:  # reading the file, before any problem started
             name = Path(self.paths[index]).stem
             label, first = (name, str(self.paths[index]), None, None), None

@@ -283,6 +283,27 @@ def test_a_stuck_problem_is_stopped_and_the_rest_go_on(tmp_path):
     )
 
 
+def test_a_worker_found_dead_when_given_a_file_is_replaced(tmp_path, monkeypatch):
+    for name in "abc":
+        (tmp_path / f"{name}.yaml").write_text(named(name))
+    real_give = batches._Worker.give
+    refused = []
+
+    def give(worker, task, path):
+        if not refused:  # as if the worker had died while idle: its pipe is broken
+            refused.append(task)
+            raise BrokenPipeError(32, "Broken pipe")
+        real_give(worker, task, path)
+
+    monkeypatch.setattr(batches._Worker, "give", give)
+    report = run(find([str(tmp_path)]), Settings(), jobs=2, check=acting)
+    assert refused and [(p.name, p.status) for p in report.problems] == [
+        ("a", "pass"),
+        ("b", "pass"),
+        ("c", "pass"),
+    ]
+
+
 def test_workers_keep_the_limits_an_option_lifted(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "ENTRIES", replace(limits.ENTRIES, value=5))
     (tmp_path / "a.yaml").write_text("expr: sum(W)\nat:\n  W: random(3, 3)\n")
