@@ -628,3 +628,14 @@ def test_complex_step_agrees_with_each_rule_called_directly(name):
             )
         vjp = np.broadcast_to(vjp, args[k].shape)
         assert np.sum(u * jv) == pytest.approx(np.sum(vjp * v), rel=1e-10, abs=1e-12), (name, k)
+
+
+def test_a_dropped_local_derivative_of_a_reduction_along_an_axis_passes_g_to_its_entries():
+    # the mistake "forgot logsumexp's derivative": each row's upstream gradient reaches
+    # every entry of that row unchanged, shaped like X (what mistakes.py compares with)
+    p = program("sum(logsumexp(X, axis=1) * G)", X=(3, 4), G=(3,))
+    G = np.array([1.0, 2.0, 3.0])
+    values = p.forward(batched(X=np.zeros((3, 4)), G=G))
+    (i,) = [k for k in p.droppable(["X"]) if p.nodes[k].op == "logsumexp"]
+    adjoints = p.backward(values, ["X"], dropped=i)
+    np.testing.assert_array_equal(adjoints[p.inputs["X"]][0], np.repeat(G[:, None], 4, axis=1))
