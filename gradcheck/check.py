@@ -128,7 +128,7 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
             point = {n: v.astype(np.float32).astype(float) for n, v in point.items()}
         evaluation = target.at(point, settings.dtype)
         if not evaluation.value_agrees():
-            value, exact = float(evaluation.value), float(evaluation.exact_value)
+            value, exact = _plain(evaluation.value), _plain(evaluation.exact_value)
             finding = Cause(
                 CauseCode.FORWARD_VALUE,
                 f"the graph's value {value!r} differs from the symbolic value {exact!r}: "

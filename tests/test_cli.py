@@ -116,7 +116,7 @@ def test_a_kink_exits_0_and_strict_exits_1():
             "W has shape (3, 3) and x has shape (2,)",
         ),
         (["eval", "W @ x"], "give W one, or a shape"),
-        (["eval", "W @ x", "--at", "W=random(2,2)", "--at", "x=random(2)"], "must be a scalar"),
+        (["eval", "W @ x", "--at", "W=random(2,3)", "--at", "x=random(2)"], "shapes do not fit"),
         (["eval", "exp(1000)*x"], "'exp(1000)' (column 1) is inf"),
         (["eval", "log(x)", "--at", "x=-1"], "'log(x)' (column 1) is nan"),
         (["eval", "x", "--at", "x=[1, 2"], "--at x, column 3"),

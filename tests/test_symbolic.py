@@ -84,11 +84,11 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_validate_refuses_unknown_ops_and_slots():
-    bad = Tape((("x", 0),), (("system", 0),), 1, {"x": (0,)})
+    bad = Tape((("x", 0),), (("system", 0),), (1,), {"x": (0,)})
     with pytest.raises(ValueError):
         bad.validate()
     with pytest.raises(ValueError):
-        Tape((("x", 0),), (("sin", 5),), 1, {"x": (0,)}).validate()
+        Tape((("x", 0),), (("sin", 5),), (1,), {"x": (0,)}).validate()
 
 
 def test_too_large_is_skipped_with_a_reason():

@@ -76,7 +76,8 @@ class Perturbation:
 
     def __call__(self, at: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """f at each copy, and per copy the first non-smooth node whose branch changed."""
-        out = np.empty(len(at), dtype=np.result_type(entry.dtype, float))  # complex step too
+        shape = (len(at), *self.program.root.shape)  # a row of output entries per copy
+        out = np.empty(shape, dtype=np.result_type(entry.dtype, float))  # complex step too
         crossed = np.full(len(at), -1)
         if self.rows_per_batch is None:
             # A probe of two copies shows where a change spreads into dense copies, and
@@ -113,10 +114,10 @@ class Perturbation:
                 current.append(value)
                 if sides is not None:
                     crossed = np.where((crossed < 0) & sides, i, crossed)
-        output = current[program.output]
-        if isinstance(output, OneEntry):
-            return output.entry, crossed
-        return np.broadcast_to(output, (rows,)), crossed
+        output, shape = current[program.output], program.root.shape
+        if isinstance(output, OneEntry):  # a scalar output is its one entry; else in full
+            return (output.entry if shape == () else output.dense()), crossed
+        return np.broadcast_to(output, (rows, *shape)), crossed
 
     def _apply(self, i, node, args, rows):
         """The node's value for every copy, and which copies changed branch at it."""

@@ -272,28 +272,40 @@ def _scalar(value: np.ndarray):
 
 
 def build_tape(expr, symbols: Mapping[str, np.ndarray], wrt) -> Tape:
-    """Differentiate ``expr`` in reverse over its DAG, with SymPy's local derivatives."""
+    """Differentiate ``expr`` (one SymPy expression, or an array of them: the output's
+    entries) in reverse over its DAG, with SymPy's local derivatives; one reverse sweep
+    per output entry, all sharing the forward slots."""
     builder = _TapeBuilder(symbols)
-    value = builder.emit(expr)
-    adjoints: dict[int, list[int]] = {value: []}
+    entries = np.asarray(expr, dtype=object).reshape(-1)
+    values = tuple(builder.emit(entry) for entry in entries)
+    grads: dict[str, list[int]] = {name: [] for name in wrt}
     seed = builder.const("1")
+    for value in values:
+        adjoints = _reverse(builder, value, seed)
+        for name in wrt:
+            grads[name].extend(
+                builder.total(adjoints[s], seed) if s in adjoints else -1
+                for s in (builder.slot_of[sym] for sym in symbols[name].flat)
+            )
+    return Tape(
+        tuple(builder.inputs), tuple(builder.code), values, {n: tuple(g) for n, g in grads.items()}
+    )
+
+
+def _reverse(builder: _TapeBuilder, value: int, seed: int) -> dict[int, list[int]]:
+    """Every slot's adjoint contributions, by reverse accumulation from ``value``."""
+    adjoints: dict[int, list[int]] = {value: []}
     for slot, node in reversed(builder.exprs):  # users before what they use
         if slot not in adjoints or node.is_Atom:
             continue
         adjoint = builder.total(adjoints.pop(slot), seed)
-        adjoints[slot] = [adjoint]  # settled: kept for the input lookup below
+        adjoints[slot] = [adjoint]  # settled: kept for the input lookup
         for child, local in builder.local_derivatives(slot, node):
             if local is None:  # d/dchild is 1 (sums)
                 adjoints.setdefault(child, []).append(adjoint)
             else:
                 adjoints.setdefault(child, []).append(builder.step("mul", adjoint, local))
-    grads = {}
-    for name in wrt:
-        grads[name] = tuple(
-            builder.total(adjoints[s], seed) if s in adjoints else -1
-            for s in (builder.slot_of[sym] for sym in symbols[name].flat)
-        )
-    return Tape(tuple(builder.inputs), tuple(builder.code), value, grads)
+    return adjoints
 
 
 class _TapeBuilder:
@@ -455,8 +467,8 @@ def tape_for(
     )
     tape = load(key)
     if tape is None:
-        expr, symbols = lower(program, index_values, evaluate=False)
-        tape = build_tape(expr, symbols, wrt)
+        entries, symbols = lower_array(program, index_values, evaluate=False)
+        tape = build_tape(entries, symbols, wrt)
         store(key, tape)
     return tape
 
@@ -471,7 +483,7 @@ def values_tape(program: Program, index_values: Mapping[str, int] | None = None)
     entries, symbols = lower_array(program, index_values, evaluate=False)
     builder = _TapeBuilder(symbols)
     slots = tuple(builder.emit(entry) for entry in entries.flat)
-    return Tape(tuple(builder.inputs), tuple(builder.code), slots[0], {"value": slots})
+    return Tape(tuple(builder.inputs), tuple(builder.code), slots, {"value": slots})
 
 
 def evaluate_exact(tape: Tape, point: Mapping[str, np.ndarray], digits: int) -> dict:
@@ -504,15 +516,17 @@ def formulas(
     """
     import sympy as sp
 
-    expr, symbols = lower(program, index_values)
+    entries, symbols = lower_array(program, index_values)
     tidy = _Simplifier(sp) if simplify else None
     out = {}
-    for name in wrt:
-        derivs = np.empty(symbols[name].shape, dtype=object)
-        for index, symbol in np.ndenumerate(symbols[name]):
-            derivative = sp.diff(expr, symbol)
-            derivs[index] = derivative if tidy is None else tidy(derivative)
+    for name in wrt:  # shape: the output's, then the input's (a gradient, or a Jacobian)
+        derivs = np.empty(entries.shape + symbols[name].shape, dtype=object)
+        for at, entry in np.ndenumerate(entries):
+            for index, symbol in np.ndenumerate(symbols[name]):
+                derivative = sp.diff(entry, symbol)
+                derivs[at + index] = derivative if tidy is None else tidy(derivative)
         out[name] = derivs
+    expr = _scalar(entries) if entries.shape == () else entries
     if tidy is not None and notes is not None:
         notes.extend(tidy.notes())
     return expr, symbols, out
@@ -612,14 +626,18 @@ def derivative_table(
         notes.extend(constant_notes(program))
     _, symbols, derivs = formulas(program, wrt, notes=notes)
     names = {s: _latex_name(s.name) for entries in symbols.values() for s in entries.flat}
+    outputs = program.root.shape
     rows = []
     for name in wrt:
-        for index, symbol in zip(np.ndindex(derivs[name].shape), symbols[name].flat):
+        for index in np.ndindex(derivs[name].shape):
             formula = derivs[name][index]
-            if latex:
-                rows.append((name, index, names[symbol], sp.latex(formula, symbol_names=names)))
-            else:
-                rows.append((name, index, symbol.name, sp.sstr(formula)))
+            symbol = symbols[name][index[len(outputs) :]]
+            label = names[symbol] if latex else symbol.name
+            if outputs:  # a Jacobian entry: which output, by which input entry
+                at = ",".join(map(str, index[: len(outputs)]))
+                label = f"{label} \\text{{ of }} f_{{{at}}}" if latex else f"{label} of f[{at}]"
+            text = sp.latex(formula, symbol_names=names) if latex else sp.sstr(formula)
+            rows.append((name, index, label, text))
     return rows
 
 

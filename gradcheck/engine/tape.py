@@ -20,7 +20,7 @@ from gradcheck.engine import cache
 #: Working precision of the ground truth, in decimal digits.
 DIGITS = 30
 
-TAPE_FORMAT = 1
+TAPE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,20 @@ class Tape:
 
     Slots ``0 .. len(inputs) - 1`` hold the input entries ``(name, flat index)``; each
     instruction ``(op, *argument slots)`` (or ``("const", text)``) fills the next slot.
-    ``grads[name][k]`` is the slot of d value / d name[k], or -1 where it is zero.
+    ``values`` are the slots of the output's entries (one for a scalar function), and
+    ``grads[name][i * size + k]`` is the slot of d value[i] / d name[k] (output-major,
+    the Jacobian's layout; ``size`` is name's), or -1 where it is zero.
     """
 
     inputs: tuple[tuple[str, int], ...]
     code: tuple[tuple, ...]
-    value: int
+    values: tuple[int, ...]
     grads: dict[str, tuple[int, ...]]
+
+    @property
+    def value(self) -> int:
+        """The slot of a scalar function's value (of the first output entry)."""
+        return self.values[0]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -43,7 +50,7 @@ class Tape:
                 "format": TAPE_FORMAT,
                 "inputs": self.inputs,
                 "code": self.code,
-                "value": self.value,
+                "values": self.values,
                 "grads": self.grads,
             }
         )
@@ -56,7 +63,7 @@ class Tape:
         tape = cls(
             tuple((str(n), int(k)) for n, k in data["inputs"]),
             tuple(tuple(step) for step in data["code"]),
-            int(data["value"]),
+            tuple(int(s) for s in data["values"]),
             {str(n): tuple(int(s) for s in slots) for n, slots in data["grads"].items()},
         )
         tape.validate()
@@ -73,8 +80,10 @@ class Tape:
             ):
                 raise ValueError(f"bad tape step {step!r}")
             slots += 1
-        if not 0 <= self.value < slots or any(
-            not -1 <= s < slots for grads in self.grads.values() for s in grads
+        if (
+            not self.values
+            or any(not 0 <= s < slots for s in self.values)
+            or any(not -1 <= s < slots for grads in self.grads.values() for s in grads)
         ):
             raise ValueError("bad tape output slot")
 
@@ -233,7 +242,8 @@ _LIMITS = {
 
 
 def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
-    """The value and gradients at one point, to ``DIGITS`` digits, as Python floats.
+    """The value (a float; for several output entries an array) and gradients (flat,
+    output-major) at one point, to ``DIGITS`` digits.
 
     ``point`` maps input names to arrays of their shape. Entries whose derivative is not
     defined there (or not real) are NaN; a value that is not real raises ValueError.
@@ -242,9 +252,10 @@ def evaluate(tape: Tape, point: Mapping[str, np.ndarray]):
 
     slots = run(tape, point)
     with mpmath.workdps(DIGITS):
-        value = _real(slots[tape.value])
-        if not math.isfinite(value):
+        values = [_real(slots[s]) for s in tape.values]
+        if not all(math.isfinite(v) for v in values):
             raise ValueError("the symbolic value is not finite or not real at the point")
+        value = values[0] if len(values) == 1 else np.array(values)
         grads = {
             name: np.array([_real(slots[s]) if s >= 0 else 0.0 for s in entries])
             for name, entries in tape.grads.items()

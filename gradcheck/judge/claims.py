@@ -58,7 +58,7 @@ def check_claim(
 ) -> ClaimResult:
     """Try the claim at the check's points and a few random ones, and prove it; if SymPy
     cannot, try it on both sides of every switch too, and judge it again at 40 digits."""
-    shape = problem.shapes[claim.name]
+    shape = jacobian_shape(problem, claim.name)
     transposed = claim.program.root.shape not in (shape, ())
     exact = _Exact(claim, problem, tape, index_values)
 
@@ -151,8 +151,13 @@ def _truth(problem: Problem, tape, at, name: str):
         _, grads = evaluate_tape(tape, at)
     except ValueError:
         return None
-    grad = grads[name].reshape(problem.shapes[name])
+    grad = grads[name].reshape(jacobian_shape(problem, name))
     return grad if np.all(np.isfinite(grad)) else None
+
+
+def jacobian_shape(problem: Problem, name: str) -> tuple[int, ...]:
+    """The output's shape then the input's: the gradient, or the Jacobian's layout."""
+    return tuple(problem.program.root.shape) + tuple(problem.shapes[name])
 
 
 # ---------------------------------------------------------------- switch surfaces
@@ -244,6 +249,8 @@ def _prove(claim: Claim, problem: Problem, index_values) -> tuple[bool, str]:
 def _proof(claim: Claim, problem: Problem, index_values) -> tuple[bool, str]:
     import sympy as sp
 
+    if problem.program.root.shape != ():
+        return False, "a claimed Jacobian is judged at points, not proved"
     try:
         _, _, derivs = symbolic.formulas(
             problem.program, [claim.name], index_values, simplify=False
@@ -282,7 +289,7 @@ class _Exact:
 
     def __init__(self, claim: Claim, problem: Problem, tape, index_values) -> None:
         self.claim, self.tape, self.index_values = claim, tape, index_values
-        self.shape = problem.shapes[claim.name]
+        self.shape = jacobian_shape(problem, claim.name)
         self.unavailable = None if tape is not None else "no symbolic derivative"
 
     @functools.cached_property

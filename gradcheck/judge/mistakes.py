@@ -49,6 +49,13 @@ def diagnose(
             return "it is the true gradient transposed"
         if claimed.shape != truth.shape:
             return None
+    if claimed.ndim >= 2 and claimed.shape == truth.shape and truth.shape[-1] == truth.shape[-2]:
+        diagonal = truth * np.eye(truth.shape[-1])  # a (stack of) square Jacobian(s)
+        if not np.allclose(truth, diagonal) and np.all(agree(claimed, diagonal)):
+            return (
+                "it is only the diagonal of the Jacobian: the terms that couple the entries "
+                "(such as softmax's -s_i s_j) are left out"
+            )
     factor = _factor(claimed, truth)
     if factor is not None and np.all(agree(claimed, float(factor) * truth)):
         return _scaled_text(factor)

@@ -177,14 +177,7 @@ def assemble(
                 f'or a shape, e.g. --at "{shapeless[0]}=random(3, 3)"'
             )
         raise
-    if root.shape != ():
-        raise term.source.error(
-            ShapeError,
-            f"the expression must be a scalar, but it has {describe_shape(root.shape)}; "
-            "reduce it, for example with sum(...)",
-            term.start,
-        )
-    program = Program(root)
+    program = Program(root)  # a scalar's gradient, or an array's Jacobian
     held = sum(math.prod(node.shape) for node in program.nodes)
     too_many = limits.entries_allowed(held, "the expression's graph", total=True)
     if too_many:
@@ -361,13 +354,14 @@ def _claim(name: str, term: Term, scope: Scope, program: Program, index_axes) ->
     if name in index_axes:
         raise ExpressionError(f"{name!r} is used as an index and has no derivative", where=origin)
     node = build(term, scope)
-    shape = program.shapes[name]
+    shape = program.root.shape + program.shapes[name]  # a gradient, or a Jacobian
     if node.shape not in ((), shape, shape[::-1]):
+        what = "derivative" if program.root.shape == () else "Jacobian"
         raise term.source.error(
             ShapeError,
-            f"the claimed derivative for {name} has "
-            f"{describe_shape(node.shape)}, but {name} has "
-            f"{describe_shape(shape)}",
+            f"the claimed {what} for {name} has {describe_shape(node.shape)}, but "
+            f"it must have {describe_shape(shape)}"
+            + ("" if program.root.shape == () else " (the output's shape, then the input's)"),
             term.start,
         )
     return Claim(name, term.source.text.strip(), Program(node))

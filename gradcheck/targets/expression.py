@@ -158,22 +158,21 @@ class ExpressionAt(Evaluation):
 
     @functools.cached_property
     def _value_agrees(self) -> bool:
-        """The graph's value matches the symbolic value (a wrong forward pass shows here),
-        or would in higher precision: round-off in the expression as written (2**27 + v
-        keeps 8 fewer digits of v) shrinks there, a wrong forward rule does not."""
+        """The graph's value matches the symbolic value, entry by entry (a wrong forward
+        pass shows here), or would in higher precision: round-off in the expression as
+        written (2**27 + v keeps 8 fewer digits of v) shrinks there, a wrong rule does not."""
         if self.exact_value is None:
             return True
-        exact, value, value_tol = (
-            float(self.exact_value),
-            float(self.value),
-            tolerance("value", self.dtype),
-        )
-        if close(value, exact, value_tol):
+        exact, value = np.ravel(self.exact_value), np.ravel(self.value).astype(float)
+        value_tol = tolerance("value", self.dtype)
+        if all(close(float(v), float(x), value_tol) for v, x in zip(value, exact)):
             return True
         higher = self.target.program.value(_batch(self.point), dtype=HIGHER[self.dtype])
-        higher = float(np.ravel(higher)[0])
-        shrunk = abs(higher - exact) * ROUNDOFF_SHRINK <= abs(value - exact)
-        return shrunk or close(higher, exact, value_tol)
+        higher = np.ravel(higher[0]).astype(float)
+        return all(
+            abs(h - x) * ROUNDOFF_SHRINK <= abs(v - x) or close(float(h), float(x), value_tol)
+            for v, h, x in zip(value, higher, exact)
+        )
 
     def claimed_in_higher_precision(self, name: str) -> np.ndarray:
         return self._higher[name]
@@ -221,6 +220,6 @@ def _symbolic(target: ExpressionTarget, point, notes: list[str]):
     except ValueError as exc:
         notes.append(f"symbolic evaluation failed: {exc}")
         return None, None
-    return np.asarray(value), {
+    return np.reshape(value, target.output_shape), {
         n: np.asarray(g).reshape(target.gradient_shape(n)) for n, g in grads.items()
     }

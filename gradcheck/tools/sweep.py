@@ -115,6 +115,13 @@ def sweep(problem: Problem, wrt: str | None, steps: np.ndarray, seed: int = 0) -
     index_values = draw_indices(problem, rng)
     notes: list[str] = []
     target = ExpressionTarget.build(problem, index_values, notes)
+    if target.output_shape != ():
+        raise ExpressionError(
+            f"a sweep follows one derivative of a scalar function, and {problem.expression!r} "
+            f"has shape {target.output_shape}: sweep one of its entries, such as "
+            f"({problem.expression})[{', '.join('0' for _ in target.output_shape)}]",
+            where="expression",
+        )
     point, drawn = draw(target, problem.values, rng, index_values)
     e = target.at(point)
     notes.extend(e.notes)

@@ -114,7 +114,10 @@ def trace(
     point, drawn = draw_point(problem, rng, draw_indices(problem, rng))
     values = program.forward({n: v[None] for n, v in point.items()})
     wrt = _traced_inputs(problem)
-    adjoints = program.backward(values, wrt)
+    outputs = program.root.shape
+    # a vector-valued f: one reverse pass per output entry, so each adjoint is the
+    # Jacobian d f / d node, of shape outputs + the node's shape
+    adjoints = program.backward(values, wrt, seed=_seed(outputs) if outputs else None)
     names = _names(program)
     needs = program.leads_to(frozenset(wrt))
     nodes, seen = [], set()
@@ -134,8 +137,10 @@ def trace(
             index=i,
         )
         if adjoints[i] is not None and node.op != "const":
-            traced.adjoint = _plain(np.broadcast_to(adjoints[i], values[i].shape)[0])
-            traced.local = _locals(program, i, values, adjoints[i], needs, names, jacobians)
+            rows = max(1, math.prod(outputs))
+            adjoint = np.broadcast_to(adjoints[i], (rows, *node.shape))
+            traced.adjoint = _plain(adjoint.reshape(outputs + node.shape))
+            traced.local = _locals(program, i, values, adjoint, needs, names, jacobians)
         nodes.append(traced)
     if any(loc.form == "omitted" for n in nodes for loc in n.local) and jacobians:
         notes.append(f"local Jacobians with more than {JACOBIAN_LIMIT:,} entries are left out")
@@ -260,7 +265,14 @@ def _locals(program, i, values, adjoint, needs, names, jacobians) -> list[Local]
     for k, j in enumerate(program.args[i]):
         if not needs[j]:
             continue
-        passes = _plain(program.passed(i, k, adjoint, values)[0])
+        passed = program.passed(i, k, adjoint, values)
+        rows = adjoint.shape[0]  # one per output entry of a vector-valued f
+        shape = program.root.shape + program.nodes[j].shape
+        passes = _plain(
+            passed[0]
+            if rows == 1
+            else np.broadcast_to(passed, (rows, *program.nodes[j].shape)).reshape(shape)
+        )
         form, derivative = _local(program, i, k, values, jacobians)
         name = names[j]
         if name in by_name:  # the same input twice: derivatives and contributions add
@@ -361,3 +373,9 @@ def _judge_claims(trace: Trace, problem, values, adjoints, names, tol: Tolerance
     if len(wrong) > 1:
         later = ", ".join(n.name for n in wrong[1:])
         trace.explanation += f"; the wrong claims after it ({later}) may follow from this one"
+
+
+def _seed(outputs: tuple[int, ...]) -> np.ndarray:
+    """One-hot rows, one per output entry: d f / d f for a vector-valued f."""
+    size = math.prod(outputs)
+    return np.eye(size).reshape((size, *outputs))
