@@ -190,21 +190,24 @@ def ladder_steps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Central and Richardson steps for every entry, from central differences on a ladder.
 
-    With several outputs, each entry takes the smallest step any output asks for: its
-    round-off is then larger for the others, and bounded (``rounding``), never hidden.
+    With several outputs (a Jacobian's column per entry), the ladder looks at one fixed
+    random combination of them, ``w . f``: the step then suits the column as a whole, at
+    the cost of one output's bookkeeping, not of all of them. Each estimate's round-off is
+    still bounded per output (``rounding``), never hidden.
     """
-    n = x.size
     f0 = np.ravel(np.asarray(f0, dtype=float))
     eps = float(np.finfo(x.dtype).eps)
     hs = ladder(eps)[:, None] * np.maximum(1.0, np.abs(x.astype(float)))
     moves = [m for h in hs for m in _moves(x, (h, -h))]
     f, sides, moves = _evaluate_moves(evaluate, x, moves, f0.size)
+    w = _mixing(f0.size)
+    f, f0 = f @ w, np.array([f0 @ w])
     x = x.astype(float)
     rungs = [
         _estimates(
             f0,
-            f[2 * j],
-            f[2 * j + 1],
+            f[2 * j][:, None],
+            f[2 * j + 1][:, None],
             (moves[2 * j] - x)[:, None],
             (x - moves[2 * j + 1])[:, None],
             size,
@@ -212,16 +215,19 @@ def ladder_steps(
         )
         for j in range(len(hs))
     ]
-    shape = (len(hs), n * f0.size)
-    central = np.array([r["central"] for r in rungs]).reshape(shape)
-    noise = np.array([r["rounding"] for r in rungs]).reshape(shape)
-    usable = np.isfinite(central) & np.repeat(
-        np.maximum(sides[0::2], sides[1::2]) < 0, f0.size, axis=1
-    )
-    wide = np.repeat(hs, f0.size, axis=1)
-    central_step, richardson_step = optimal_steps(central, wide, noise, usable)
-    per_entry = (central_step.reshape(n, f0.size), richardson_step.reshape(n, f0.size))
-    return per_entry[0].min(axis=1), per_entry[1].min(axis=1)
+    central = np.array([r["central"][:, 0] for r in rungs])
+    noise = np.array([r["rounding"][:, 0] for r in rungs])
+    usable = np.isfinite(central) & (np.maximum(sides[0::2], sides[1::2]) < 0)
+    return optimal_steps(central, hs, noise, usable)
+
+
+def _mixing(outputs: int) -> np.ndarray:
+    """A fixed combination of the output entries, of length one, with random signs and
+    sizes so that no entry's truncation cancels another's by the layout of the output."""
+    if outputs == 1:
+        return np.ones(1)
+    w = np.random.default_rng(outputs).standard_normal(outputs)
+    return w / np.linalg.norm(w)
 
 
 def optimal_steps(
