@@ -45,12 +45,15 @@ STEPS = Limit(10_000, "steps", None)
 TIMEOUT = 60.0
 
 
-def lift(*, entries: int | None = None) -> None:
-    """Raise (or lower) the entry limits for this process: the CLI's ``--max-entries``."""
-    global ENTRIES, TOTAL_ENTRIES
+def lift(*, entries: int | None = None, file_bytes: int | None = None) -> None:
+    """Raise (or lower) limits for this process: ``--max-entries``, ``--max-file-size``.
+    Worker processes forked after this inherit them."""
+    global ENTRIES, TOTAL_ENTRIES, FILE_BYTES
     if entries is not None:
         ENTRIES = Limit(entries, ENTRIES.what, ENTRIES.option)
         TOTAL_ENTRIES = Limit(10 * entries, TOTAL_ENTRIES.what, TOTAL_ENTRIES.option)
+    if file_bytes is not None:
+        FILE_BYTES = Limit(file_bytes, FILE_BYTES.what, FILE_BYTES.option)
 
 
 def entries_allowed(count: int, subject: str, *, total: bool = False) -> str | None:

@@ -61,3 +61,24 @@ def test_a_tower_of_variables_is_evaluated_by_its_limits_not_in_full():
     assert value == 3.0 and grads["x"][0] == 1.0
     (out,) = check(built).problems
     assert out.status == "error" and "backprop gives nan" in out.message
+
+
+def test_the_cli_lifts_and_lowers_limits_by_option(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from gradcheck.cli import main
+
+    for name in ("ENTRIES", "TOTAL_ENTRIES", "FILE_BYTES"):
+        monkeypatch.setattr(limits, name, getattr(limits, name))
+    low = CliRunner().invoke(
+        main, ["eval", "sum(x)", "--at", "x=random(20)", "--max-entries", "10"]
+    )
+    assert low.exit_code == 2 and "above the limit of 10; --max-entries lifts it" in low.output
+    high = CliRunner().invoke(
+        main, ["eval", "sum(x)", "--at", "x=random(20)", "--max-entries", "99"]
+    )
+    assert high.exit_code == 0
+    big = tmp_path / "big.yaml"
+    big.write_text("expr: x\nat: {x: 1}\n" + "# padding\n" * 20)
+    small = CliRunner().invoke(main, ["check", str(big), "--max-file-size", "50"])
+    assert small.exit_code == 2 and "--max-file-size" in small.output

@@ -60,7 +60,6 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
         raise GradcheckError(f"no problem files (*.yaml, *.yml) in {', '.join(paths)}")
     if shard is not None:
         found = [p for p in found if in_shard(p, shard)]
-    jobs = max(1, min(jobs, len(found), _cpus()))
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from gradcheck.render.ci import annotations
@@ -82,13 +81,6 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
 
         write_text("--junit", junit, junit_xml(report))
     sys.exit(report.exit_code)
-
-
-def _cpus() -> int:
-    """The CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def _run_with_progress(run, found, settings, jobs, fail_fast, no_color):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from gradcheck.limits import POINTS, PROBES, STEPS, TIMEOUT, Limit
+from gradcheck import limits
+from gradcheck.limits import ENTRIES, FILE_BYTES, POINTS, PROBES, STEPS, TIMEOUT, Limit
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -151,8 +152,37 @@ def common(command):
                 help="Seed for randomly drawn values (printed with them).",
             ),
             click.option("--no-color", is_flag=True, help="No colours (NO_COLOR is honoured too)."),
+            click.option(
+                "--max-entries",
+                type=click.IntRange(1, 10**10),
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                callback=_lift("entries"),
+                help=f"Entries allowed in one array [default: {ENTRIES.value:,}].",
+            ),
+            click.option(
+                "--max-file-size",
+                type=click.IntRange(1, 10**12),
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                callback=_lift("file_bytes"),
+                metavar="BYTES",
+                help=f"Bytes allowed in one problem file [default: {FILE_BYTES.value:,}].",
+            ),
         ],
     )
+
+
+def _lift(limit: str):
+    """A callback raising a limit of limits.py for this run (before anything is read)."""
+
+    def callback(ctx, param, value):
+        if value is not None:
+            limits.lift(**{limit: value})
+
+    return callback
 
 
 def timeout(command):
