@@ -52,7 +52,7 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
       gradcheck check problems/ -j 2 --junit report.xml
       gradcheck check problems/ --shard 1/4 --format json
     """
-    from gradcheck.batch import in_shard, run
+    from gradcheck.batch import in_shard, run, workers
     from gradcheck.source.files import find
 
     found = find(list(paths))
@@ -60,6 +60,7 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
         raise GradcheckError(f"no problem files (*.yaml, *.yml) in {', '.join(paths)}")
     if shard is not None:
         found = [p for p in found if in_shard(p, shard)]
+    jobs = workers(jobs, len(found))
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from gradcheck.render.ci import annotations
