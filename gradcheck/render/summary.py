@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck.render.console import STYLE
-from gradcheck.render.numbers import entry
+from gradcheck.render.labels import CODE_FINDINGS, flat_label, is_code
+from gradcheck.render.labels import label as entry_label
 from gradcheck.render.safe import escaped, printable
 from gradcheck.results import STATUSES, CauseCode, ProblemResult, Report
 
@@ -29,7 +30,7 @@ def error_message(p: ProblemResult) -> str:
             for k in np.flatnonzero(g.status.ravel() == "error"):
                 cause = g.causes.get(int(k))
                 why = cause.text if cause else "could not be checked at this point"
-                return f"{entry(name, np.unravel_index(int(k), g.shape))}: {why}"
+                return f"{flat_label(p, name, int(k), g.shape)}: {why}"
         for i, probe in enumerate(point.probes or []):
             if probe.status == "error":
                 return f"u{i + 1}: {probe.cause.text if probe.cause else 'could not be checked'}"
@@ -49,7 +50,7 @@ def _reasons(p: ProblemResult) -> str:
     for x in p.expected:
         if x.status == "fail":
             first = x.wrong[0]
-            label = "value" if x.what == "value" else entry(x.what, first["index"])
+            label = "value" if x.what == "value" else entry_label(p, x.what, first["index"])
             example = f"{label} claimed {first['claimed']:.6g}, true {first['true']:.6g}"
             what = "value" if x.what == "value" else f"expected grad {x.what}"
             count = "" if x.what == "value" else f"{len(x.wrong)} of {x.claimed.size} wrong, "
@@ -61,18 +62,23 @@ def _reasons(p: ProblemResult) -> str:
                 c.diagnosis
                 or c.message
                 or (
-                    f"{entry(c.name, example['index'])} is {example['true']:.6g} at a point where "
-                    f"it gives {example['claimed']:.6g}"
+                    f"{entry_label(p, c.name, example['index'])} is {example['true']:.6g} at "
+                    f"a point where it gives {example['claimed']:.6g}"
                 )
             )
             reasons.append(f"claim for {c.name}: {detail}")
-    reasons.extend(f.text for f in p.findings if f.code == CauseCode.FORWARD_VALUE)
+    reasons.extend(
+        f.text for f in p.findings if f.code in (CauseCode.FORWARD_VALUE, *CODE_FINDINGS)
+    )
     wanted = {"fail"} if p.status == "fail" else {"kink"}
     for point in p.points:
         for name, g in point.gradient.items():
+            if g.diagnosis and p.status == "fail":  # what the gradient is says more than an entry
+                reasons.append(f"{name}: {g.diagnosis}")
+                continue
             for k, cause in sorted(g.causes.items()):
                 if str(g.status.flat[k]) in wanted:
-                    reasons.append(f"{entry(name, np.unravel_index(k, g.shape))}: {cause.text}")
+                    reasons.append(f"{flat_label(p, name, k, g.shape)}: {cause.text}")
                     break
         for i, probe in enumerate(point.probes or []):
             if probe.status in wanted and probe.cause:
@@ -90,24 +96,39 @@ def unproved(p: ProblemResult) -> list[str]:
 
 
 def worst_error(p: ProblemResult) -> float | None:
-    """The largest central-difference error over every entry and point, relative to the
-    reference but floored at atol / rtol: below that size an entry is judged by atol, and
-    its relative error says nothing (None where there are no differences)."""
-    floor = (
-        0.0 if p.tolerance is None or not p.tolerance.rtol else p.tolerance.atol / p.tolerance.rtol
-    )
+    """The largest of ``entry_errors`` over every input and point (None where there are no
+    differences)."""
     worst = None
     for point in p.points:
         for g in point.gradient.values():
-            if g.central is None or not g.central.size:
+            error = entry_errors(p, g)
+            if error is None:
                 continue
-            reference = g.symbolic if g.symbolic is not None else g.backprop
-            with np.errstate(invalid="ignore", divide="ignore"):
-                error = np.abs(g.central - reference) / np.maximum(np.abs(reference), floor)
             finite = error[np.isfinite(error)]
             if finite.size:
                 worst = max(worst or 0.0, float(finite.max()))
     return worst
+
+
+def entry_errors(p: ProblemResult, g) -> np.ndarray | None:
+    """Each entry's central-difference error, relative to the reference but floored at
+    atol / rtol: below that size an entry is judged by atol, and its relative error says
+    nothing (None where there are no differences).
+
+    For the user's code it is the error of what the code claims, against what it was
+    judged by: that is what is in doubt, not the differences."""
+    floor = (
+        0.0 if p.tolerance is None or not p.tolerance.rtol else p.tolerance.atol / p.tolerance.rtol
+    )
+    if is_code(p):
+        estimate, reference = g.backprop, g.reference
+    else:
+        estimate = g.central
+        reference = g.symbolic if g.symbolic is not None else g.backprop
+    if estimate is None or reference is None or not np.size(estimate):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(estimate - reference) / np.maximum(np.abs(reference), floor)
 
 
 def summary(report: Report) -> RenderableType:

@@ -1,12 +1,13 @@
-"""A checked problem as tables: its points, gradient or probe table, expected numbers,
-claims, notes and verdict line; a run as every problem that did not pass, then the summary.
+"""A checked problem as tables: its code, points, gradient or probe table, expected
+numbers, claims, findings, notes and verdict line; a run as every problem that did not
+pass, then the summary.
 
-No maths here, and no printing: functions return renderables, and the CLI prints them.
+No maths here, and no printing: functions return renderables (or plain text), and the
+CLI prints them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,28 +16,20 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck.render.console import STYLE
-from gradcheck.render.numbers import (
-    agreeing_digits,
-    common_exponent,
-    entry,
-    error_text,
-    exact,
-    format_array,
+from gradcheck.render.console import STYLE, plain_text
+from gradcheck.render.gradients import gradient_table, probe_table
+from gradcheck.render.labels import (
+    code_findings,
+    code_heading,
+    is_code,
+    label,
+    output_name,
+    output_shape,
 )
+from gradcheck.render.numbers import entry, format_array
 from gradcheck.render.safe import escaped
 from gradcheck.render.summary import error_message, summary, worst_error
-from gradcheck.results import STATUSES, GradientResult, PointResult, ProblemResult, Report
-
-METHODS = ("backprop", "forward", "backward", "central")
-#: Shown when they were computed (--methods, or as the reference above the symbolic limit).
-EXTRA_METHODS = ("complex", "richardson")
-
-#: Arrays with more entries than this show their worst entries and a summary row.
-ROWS_PER_INPUT = 12
-
-#: Entries whose cause is spelled out under the table, per input (all are in the JSON).
-CAUSES_PER_INPUT = 5
+from gradcheck.results import STATUSES, CauseCode, PointResult, ProblemResult, Report
 
 
 def render(report: Report) -> RenderableType:
@@ -46,6 +39,13 @@ def render(report: Report) -> RenderableType:
     with its control characters escaped.
     """
     return Group(*(problem_view(p) for p in report.problems))
+
+
+def failures_text(report: Report, width: int = 120) -> str:
+    """The report as plain text, every failing entry on its own line with its index and
+    ``fail`` (none left behind an "… and N more"): an assertion's message, for pytest."""
+    views = (problem_view(p, every_failure=True) for p in report.problems)
+    return plain_text(Group(*views), width)
 
 
 def batch_view(report: Report, verbose: bool, shard: tuple[int, int] | None) -> RenderableType:
@@ -61,48 +61,75 @@ def batch_view(report: Report, verbose: bool, shard: tuple[int, int] | None) -> 
     return Group(*parts)
 
 
-def problem_view(p: ProblemResult) -> RenderableType:
-    """One problem in full: title, each point's table, expected numbers, claims, verdict."""
+def problem_view(p: ProblemResult, every_failure: bool = False) -> RenderableType:
+    """One problem in full: title (and the code checked), each point's table, expected
+    numbers, claims, findings about the code, notes, verdict."""
     p = escaped(p)
-    parts: list[RenderableType] = []
-    title = Text.assemble(("● ", STYLE[p.status]), (p.name, "bold"))
-    if p.file:
-        title.append(f"   {p.file}" + (f":{p.line}" if p.line else ""), style="dim")
-    parts.append(title)
+    parts: list[RenderableType] = [_title(p)]
     if p.status == "error":
         parts.append(Text.assemble(("  error: ", "bold red"), error_message(p)))
         return Padding(Group(*parts), (0, 0, 1, 0), expand=False)
     for i, point in enumerate(p.points):
         if len(p.points) > 1:
             parts.append(Text(f"point {i + 1} of {len(p.points)}", style="bold"))
-        parts.extend(_point_view(point, p))
+        parts.extend(_point_view(point, p, every_failure))
     if p.expected:
         parts.append(_expected_table(p))
     if p.claims:
         parts.append(_claims_table(p))
+    for finding in code_findings(p):
+        parts.append(Text.assemble(("  found: ", "bold red"), finding))
     for note in p.notes:
         parts.append(Text.assemble(("  note: ", "yellow"), note))
     parts.append(verdict_line(p))
     return Padding(Group(*parts), (0, 0, 1, 0), expand=False)
 
 
+def _title(p: ProblemResult) -> Text:
+    """``● name``; for the user's code, the function and what claims its gradient."""
+    title = Text.assemble(("● ", STYLE[p.status]), (p.name, "bold"))
+    if is_code(p):
+        heading, function = code_heading(p), (p.code or {}).get("function")
+        title.append(heading[len(function) :] if p.name == function else f"  {heading}")
+    if p.file:
+        title.append(f"   {p.file}" + (f":{p.line}" if p.line else ""), style="dim")
+    return title
+
+
+#: What a finding that decides the verdict adds to it, counted.
+_FINDING_NOUNS = {
+    CauseCode.WRONG_SHAPE: ("gradient of the wrong shape", "gradients of the wrong shape"),
+    CauseCode.MODIFIES_INPUTS: ("input modified in place", "inputs modified in place"),
+}
+
+
 def verdict_line(p: ProblemResult) -> Text:
-    """``PASS  4 entries at 1 point; worst central error 3.1e-11 (rtol 1e-06, atol 1e-09)``."""
+    """``PASS  4 entries at 1 point; worst central error 3.1e-11 (rtol 1e-06, atol 1e-09)``;
+    a Jacobian's entries are counted as such, and the user's code's error is its own."""
     counts = dict.fromkeys(STATUSES, 0)
     for point in p.points:
         for g in point.gradient.values():
-            for status in g.status.flat:
-                counts[str(status)] += 1
+            statuses = g.status.ravel()
+            for status in STATUSES:
+                counts[status] += int(np.sum(statuses == status))
     worst = worst_error(p)
     entries = sum(counts.values())
+    noun = "Jacobian entr" if output_shape(p) else "entr"
     text = Text.assemble(
         (f"  {p.status.upper()}", STYLE[p.status]),
-        f"  {entries} entr{'y' if entries == 1 else 'ies'}",
+        f"  {entries:,} {noun}{'y' if entries == 1 else 'ies'}",
     )
+    probes = sum(len(point.probes) for point in p.points if point.probes is not None)
+    if probes:
+        text.append(f", {probes} directional probe{'s' * (probes > 1)}")
     if len(p.points) > 1:
         text.append(f" at {len(p.points)} points")
     nouns = {"fail": "failure", "kink": "kink", "error": "error"}
-    details = [f"{counts[s]} {nouns[s]}{'s' * (counts[s] > 1)}" for s in nouns if counts[s]]
+    details = [f"{counts[s]:,} {nouns[s]}{'s' * (counts[s] > 1)}" for s in nouns if counts[s]]
+    for code, (one, many) in _FINDING_NOUNS.items():
+        found = sum(f.code == code for f in p.findings)
+        if found:
+            details.append(f"{found} {one if found == 1 else many}")
     bad_claims = sum(c.status == "fail" for c in p.claims.values())
     if bad_claims:
         details.append(f"{bad_claims} claim{'s' * (bad_claims > 1)} wrong")
@@ -112,16 +139,14 @@ def verdict_line(p: ProblemResult) -> Text:
     if details:
         text.append("; " + ", ".join(details))
     if worst is not None:
-        text.append(f"; worst central error {worst:.1e}")
+        what = "error of your code" if is_code(p) else "central error"
+        text.append(f"; worst {what} {worst:.1e}")
     if p.tolerance is not None:
         text.append(f"  (rtol {p.tolerance.rtol:g}, atol {p.tolerance.atol:g})", style="dim")
     return text
 
 
-# ---------------------------------------------------------------- a point
-
-
-def _point_view(point: PointResult, p: ProblemResult) -> Iterator[RenderableType]:
+def _point_view(point: PointResult, p: ProblemResult, every_failure: bool) -> Iterator:
     at = Text("  at  ", style="dim")
     for i, (name, value) in enumerate(point.at.items()):
         if i:
@@ -131,154 +156,34 @@ def _point_view(point: PointResult, p: ProblemResult) -> Iterator[RenderableType
     yield at
     if point.drawn:
         yield Text(f"      random (seed {p.seed}): {', '.join(point.drawn)}", style="dim")
-    yield Text.assemble(("  f   ", "dim"), (repr(point.value), "bold"))
+    yield from _value_lines(point, p)
     if point.probes is not None:
-        yield _probe_table(point)
+        yield probe_table(point, p, every_failure)
         return
-    yield _gradient_table(point)
+    yield gradient_table(point, p, every_failure)
 
 
-def _gradient_table(point: PointResult) -> Padding:
-    table = Table(
-        box=None, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False, header_style="bold"
-    )
-    claimed = any(g.expected is not None for g in point.gradient.values())
-    methods = list(METHODS) + [
-        m for m in EXTRA_METHODS if any(getattr(g, m) is not None for g in point.gradient.values())
-    ]
-    table.add_column("entry", no_wrap=True)
-    if claimed:
-        table.add_column("claimed", no_wrap=True)
-    table.add_column("symbolic", no_wrap=True)
-    for method in methods:
-        table.add_column(method, no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    notes: list[Text] = []
-    for name, g in point.gradient.items():
-        shown = _shown(g)
-        for row in _rows(name, g, shown, claimed, methods):
-            table.add_row(*row)
-        notes.extend(_hidden(name, g, shown))
-        notes.extend(_causes(name, g))
-    return Padding(Group(table, *notes), (1, 0, 1, 2), expand=False)
-
-
-def _shown(g: GradientResult) -> list[int]:
-    """Flat indices of the entries to show: all of a small array, else the worst few."""
-    size = int(np.prod(g.shape, dtype=int))
-    if size <= ROWS_PER_INPUT:
-        return list(range(size))
-    return sorted(sorted(range(size), key=lambda k: _badness(g, k), reverse=True)[:ROWS_PER_INPUT])
-
-
-def _hidden(name: str, g: GradientResult, shown: list[int]) -> Iterator[Text]:
-    """One line for the entries not shown: how many, their statuses, their worst error."""
-    hidden = np.ones(g.status.size, bool)
-    hidden[shown] = False
-    if not hidden.any():
-        return
-    statuses = g.status.ravel()[hidden]
-    counts = ", ".join(
-        f"{int(np.sum(statuses == s))} {s}" for s in STATUSES if np.any(statuses == s)
-    )
-    worst = float(np.nanmax(g.errors["central"].ravel()[hidden])) if "central" in g.errors else None
-    tail = "" if worst is None else f"; largest central error among them {worst:.1e}"
-    yield Text(
-        f"… {int(hidden.sum())} more entries of {name} not shown ({counts}){tail}", style="dim"
-    )
-
-
-def _causes(name: str, g: GradientResult) -> Iterator[Text]:
-    """A line for each entry that did not simply pass (the first few): which, and why."""
-    causes = sorted(g.causes.items())
-    for k, cause in causes[:CAUSES_PER_INPUT]:
-        status = str(g.status.flat[k])
+def _value_lines(point: PointResult, p: ProblemResult) -> Iterator[Text]:
+    """``f   0.6017``; a layer's ``f = sum(out * dout)`` and its seeded ``dout``; a
+    vector's value, its shape, and that its Jacobian is checked."""
+    if point.upstream is not None:
+        yield Text.assemble(("  f   ", "dim"), "sum(out * dout) = ", (repr(point.value), "bold"))
+        dout = np.asarray(point.upstream)
         yield Text.assemble(
-            "\n" if k == min(g.causes) else "",
-            (entry(name, np.unravel_index(k, g.shape)), "bold"),
-            "  ",
-            (status, STYLE[status]),
-            ": ",
-            cause.text,
+            ("      dout = ", "dim"),
+            (format_array(dout), "cyan"),
+            (f"   random (seed {p.seed}), shape {dout.shape}", "dim"),
         )
-    if len(causes) > CAUSES_PER_INPUT:
-        yield Text(f"… and {len(causes) - CAUSES_PER_INPUT} more entries of {name}", style="dim")
-
-
-def _rows(
-    name: str, g: GradientResult, shown: list[int], claimed: bool, methods=METHODS
-) -> Iterator[list]:
-    reference = g.symbolic if g.symbolic is not None else g.backprop
-    exponent = common_exponent([float(reference.flat[k]) for k in shown])
-    if exponent:
-        scale = Text(f"(values ×1e{exponent:+03d})", style="dim")
-        yield [
-            Text(name, style="bold"),
-            *([""] if claimed else []),
-            scale,
-            *[""] * (len(methods) + 1),
-        ]
-    for k in shown:
-        ref = float(reference.flat[k])
-        status = str(g.status.flat[k])
-        symbolic = "—" if g.symbolic is None else exact(g.symbolic.flat[k], exponent)
-        cells = [Text(entry(name, np.unravel_index(k, g.shape)), style="bold")]
-        if claimed:
-            mine = None if g.expected is None else float(g.expected.flat[k])
-            cells.append(
-                Text("—", style="dim")
-                if mine is None
-                else agreeing_digits(mine, ref, status, exponent)
-            )
-        cells.append(Text(symbolic))
-        for method in methods:
-            estimate = getattr(g, method)
-            error = g.errors.get(method)
-            if estimate is None:
-                cells.append(Text("—", style="dim"))
-                continue
-            cell = agreeing_digits(float(estimate.flat[k]), ref, status, exponent)
-            if error is not None:
-                cell.append(f"\n{error_text(float(error.flat[k]))}", style="dim")
-            cells.append(cell)
-        cells.append(Text(status, style=STYLE[status]))
-        yield cells
-
-
-def _badness(g: GradientResult, k: int) -> tuple:
-    status = STATUSES.index(str(g.status.flat[k]))
-    error = float(g.errors["central"].flat[k]) if "central" in g.errors else 0.0
-    return (status, error if math.isfinite(error) else math.inf)
-
-
-def _probe_table(point: PointResult) -> Padding:
-    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
-    for column in (
-        "probe",
-        "symbolic g·u",
-        *(m + (" g·u" if m == "backprop" else "") for m in METHODS),
-        "status",
-    ):
-        table.add_column(column, no_wrap=True)
-    for i, probe in enumerate(point.probes or []):
-        reference = probe.symbolic if probe.symbolic is not None else probe.backprop
-        cells = [
-            Text(f"u{i + 1}", style="bold"),
-            Text(exact(probe.symbolic) if probe.symbolic is not None else "—"),
-        ]
-        for method in METHODS:
-            cell = agreeing_digits(getattr(probe, method), reference, probe.status)
-            if method in probe.errors:
-                cell.append(f"\n{error_text(probe.errors[method])}", style="dim")
-            cells.append(cell)
-        cells.append(Text(probe.status, style=STYLE[probe.status]))
-        table.add_row(*cells)
-    causes = [
-        Text.assemble((f"u{i + 1}", "bold"), "  ", (p.status, STYLE[p.status]), ": ", p.cause.text)
-        for i, p in enumerate(point.probes or [])
-        if p.cause
-    ]
-    return Padding(Group(table, *causes), (1, 0, 1, 2), expand=False)
+        return
+    shape = output_shape(p)
+    if not shape:
+        yield Text.assemble(("  f   ", "dim"), (repr(point.value), "bold"))
+        return
+    yield Text.assemble(
+        (f"  {output_name(p):<4}", "dim"),
+        (format_array(np.asarray(point.value)), "bold"),
+        (f"   shape {shape}: its Jacobian is checked, entry by entry", "dim"),
+    )
 
 
 # ---------------------------------------------------------------- claimed numbers and formulas
@@ -307,7 +212,7 @@ def _expected_table(p: ProblemResult) -> Padding:
         table.add_row(
             Text(expected.what, style="bold"),
             Text(expected.status, style=STYLE[expected.status]),
-            Text(expect_evidence(expected)),
+            Text(expect_evidence(expected, p)),
         )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
@@ -320,12 +225,12 @@ def _claims_table(p: ProblemResult) -> Padding:
             Text(name, style="bold"),
             Text(claim.text),
             Text("held", style="yellow") if held else Text(claim.status, style=STYLE[claim.status]),
-            Text(claim_evidence(claim)),
+            Text(claim_evidence(claim, p)),
         )
     return Padding(table, (0, 0, 1, 2), expand=False)
 
 
-def claim_evidence(claim) -> str:
+def claim_evidence(claim, p: ProblemResult | None = None) -> str:
     """Proved, or held at N points and not proved (and why); else what is wrong, what it
     looks like, and a point."""
     if claim.status == "pass":
@@ -335,7 +240,7 @@ def claim_evidence(claim) -> str:
     parts = [p for p in (claim.message, claim.diagnosis) if p]
     example = claim.counterexample
     if example:
-        where = entry(claim.name, example["index"])
+        where = _label(p, claim.name, example["index"])
         at = ", ".join(f"{n}={format_array(np.asarray(v))}" for n, v in example["at"].items())
         parts.append(
             f"at {at} the derivative for {where} is {example['true']:.10g}, the claim "
@@ -344,7 +249,7 @@ def claim_evidence(claim) -> str:
     return "; ".join(parts)
 
 
-def expect_evidence(expected) -> str:
+def expect_evidence(expected, p: ProblemResult | None = None) -> str:
     """All held; else what the wrong numbers look like, and the first few of them."""
     count = int(np.size(expected.claimed))
     noun = (
@@ -356,7 +261,8 @@ def expect_evidence(expected) -> str:
     if expected.what != "value":
         parts.append(f"{len(expected.wrong)} of {count} wrong")
     for wrong in expected.wrong[:3]:
-        label = "value" if expected.what == "value" else entry(expected.what, wrong["index"])
+        what = expected.what
+        label = "value" if what == "value" else _label(p, what, wrong["index"])
         parts.append(
             f"{label}: claimed {wrong['claimed']:.10g}, true {wrong['true']:.10g} "
             f"(allowed ±{wrong['allowed']:.2g})"
@@ -364,3 +270,8 @@ def expect_evidence(expected) -> str:
     if len(expected.wrong) > 3:
         parts.append("…")
     return "; ".join(parts)
+
+
+def _label(p: ProblemResult | None, name: str, index) -> str:
+    """An entry's label, a Jacobian's with both indices when the problem is known."""
+    return entry(name, index) if p is None else label(p, name, index)
