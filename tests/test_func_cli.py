@@ -1,8 +1,9 @@
 """``gradcheck func`` as a user sees it, on the shipped examples: the table names the code
 and says "your code", each wrong gradient's diagnosis and each finding about the code in
-words, and a layer's seeded dout."""
+words, a layer's seeded dout; the JSON is design.md's func document."""
 
 import contextlib
+import json
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,40 @@ def test_right_code_passes():
     assert "found:" not in result.stdout and "it is" not in result.stdout
 
 
+# ---------------------------------------------------------------- JSON
+
+
+def test_the_json_is_the_func_document():
+    function, backward = "layers_buggy.py:affine_forward", "layers_buggy.py:affine_backward"
+    result = run(function, "--backward", backward, *AFFINE, "--format", "json")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["kind"] == "func" and "expression" not in problem
+    assert problem["function"] == "layers_buggy.py:affine_forward"
+    assert problem["backward"] == "layers_buggy.py:affine_backward" and "grad" not in problem
+    finding = "the gradient for w has shape (3, 5) but w has shape (5, 3)"
+    assert finding in problem["notes"] and finding in problem["message"]
+    (point,) = problem["points"]
+    assert "symbolic_value" not in point
+    assert len(point["upstream"]) == 4 and len(point["upstream"][0]) == 3
+    w = point["gradient"]["w"]
+    assert "symbolic" not in w and "backprop" not in w and "expected" not in w
+    assert len(w["claimed"]) == 5 and len(w["claimed"][0]) == 3  # laid out as w is
+    assert len(w["central"]) == 5 and set(w["error"]) >= {"claimed", "central"}
+    assert w["diagnosis"].endswith("it is the true gradient transposed")
+    assert w["status"][0][1] == "fail" and point["gradient"]["x"]["diagnosis"] is None
+
+
+def test_an_expression_says_its_kind_and_nothing_of_code():
+    result = CliRunner().invoke(main, ["eval", "x**2", "--at", "x=3", "--format", "json"])
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["kind"] == "expression" and problem["expression"] == "x**2"
+    assert "function" not in problem and "output_shape" not in problem
+    gradient = problem["points"][0]["gradient"]["x"]
+    assert gradient["symbolic"] == 6.0 and "claimed" not in gradient
+    assert "upstream" not in problem["points"][0]
+
+
 WRONG_ENTRY = """
 import numpy as np
 
@@ -116,6 +151,24 @@ def grad(x):
     g[{k}] = 0.0
     return g
 """
+
+
+def test_directional_json_carries_the_probes_and_only_the_judged_entries(tmp_path):
+    (tmp_path / "big.py").write_text(WRONG_ENTRY.format(k=4321))
+    code = str(tmp_path / "big.py")
+    args = ["func", f"{code}:loss", "--grad", f"{code}:grad", "--at", "x=random(20000)"]
+    result = CliRunner().invoke(main, [*args, "--mode", "directional", "--format", "json"])
+    assert result.exit_code == 1
+    (point,) = json.loads(result.stdout)["problems"][0]["points"]
+    x = point["gradient"]["x"]
+    assert set(x) == {"shape", "status", "entries", "diagnosis"}  # no array of 20000 values
+    assert x["shape"] == [20000] and x["status"] == "fail"
+    named = {tuple(e["index"]): e for e in x["entries"]}
+    assert (4321,) in named and named[(4321,)]["claimed"] == 0.0
+    assert named[(4321,)]["status"] == "fail" and "bisection" in named[(4321,)]["cause"]
+    assert point["probes"] and all("claimed" in p and "backprop" not in p for p in point["probes"])
+    del point["at"]  # the point itself, as given
+    assert len(json.dumps(point)) < 20_000  # was every entry's value and status: ~1 MB here
 
 
 def test_directional_table_names_the_found_entry(tmp_path):
