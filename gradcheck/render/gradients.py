@@ -171,7 +171,9 @@ def _causes(p: ProblemResult, name: str, g: GradientResult, every_failure: bool)
             _why(p, g, k),
         )
     if left > 0:
-        yield Text(f"… and {left:,} more entries of {name}", style="dim")
+        bound = every_failure and len(failing) > FAILURES_LISTED
+        why = f" (failing entries are listed up to {FAILURES_LISTED:,})" if bound else ""
+        yield Text(f"… and {left:,} more entries of {name}{why}", style="dim")
 
 
 def _why(p: ProblemResult, g: GradientResult, k: int) -> str:
