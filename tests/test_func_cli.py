@@ -180,4 +180,4 @@ def test_directional_table_names_the_found_entry(tmp_path):
     assert result.exit_code == 1
     assert "your code g·u" in out and "symbolic g·u" not in out
     assert "x[17] fail: your code 0 disagrees" in out
-    assert "5,000 entries, 3 directional probes" in out
+    assert "FAIL 3 directional probes over 5,000 entries; 1 failure" in out

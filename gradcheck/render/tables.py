@@ -114,14 +114,13 @@ def verdict_line(p: ProblemResult) -> Text:
                 counts[status] += int(np.sum(statuses == status))
     worst = worst_error(p)
     entries = sum(counts.values())
-    noun = "Jacobian entr" if output_shape(p) else "entr"
-    text = Text.assemble(
-        (f"  {p.status.upper()}", STYLE[p.status]),
-        f"  {entries:,} {noun}{'y' if entries == 1 else 'ies'}",
+    noun = (
+        f"{entries:,} {'Jacobian ' if output_shape(p) else ''}entr{'y' if entries == 1 else 'ies'}"
     )
     probes = sum(len(point.probes) for point in p.points if point.probes is not None)
-    if probes:
-        text.append(f", {probes} directional probe{'s' * (probes > 1)}")
+    if probes:  # the entries were not each checked: the probes were
+        noun = f"{probes} directional probe{'s' * (probes > 1)} over {noun}"
+    text = Text.assemble((f"  {p.status.upper()}", STYLE[p.status]), f"  {noun}")
     if len(p.points) > 1:
         text.append(f" at {len(p.points)} points")
     nouns = {"fail": "failure", "kink": "kink", "error": "error"}
