@@ -189,7 +189,7 @@ def chains(draw, first: str):
     text, current = "x", shape
     for k in range(draw(st.integers(1, 3))):
         template, current = draw(step(current, first if k == 0 else None))
-        text = template.format(x=text)
+        text = template.format(x=text if text == "x" else f"({text})")  # x ** 2[0]
         if math.prod(current) > 64:
             break
     return text, shape, current, draw(st.integers(0, 2**16))
