@@ -79,7 +79,7 @@ def test_code_that_modifies_its_input_fails_and_says_so():
     assert result.exit_code == 1
     out = flat(result.stdout)
     assert "found: relu_forward modifies the upstream gradient dout in place" in out
-    assert "FAIL 12 entries; 1 input modified in place" in out
+    assert "FAIL 12 entries; 1 argument modified in place" in out
 
 
 def test_the_diagonal_only_softmax_backward_is_named():

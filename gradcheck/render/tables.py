@@ -99,7 +99,7 @@ def _title(p: ProblemResult) -> Text:
 #: What a finding that decides the verdict adds to it, counted.
 _FINDING_NOUNS = {
     CauseCode.WRONG_SHAPE: ("gradient of the wrong shape", "gradients of the wrong shape"),
-    CauseCode.MODIFIES_INPUTS: ("input modified in place", "inputs modified in place"),
+    CauseCode.MODIFIES_INPUTS: ("argument modified in place", "arguments modified in place"),
 }
 
 
