@@ -66,3 +66,42 @@ def test_small_batches_give_the_same_answer(monkeypatch):
     tiny = Perturbation(p, base, "x")
     np.testing.assert_array_equal(tiny(at, entry)[0], whole)
     assert tiny.rows_per_batch == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.5*sum((W2 @ tanh(W1 @ X + b1) + b2 - Y)**2)",  # a row of W1 @ X moves, then all
+        "sum(tanh(W1 @ X) * G)",  # a row patch met by an element-wise product
+        "sum(W2 @ sigmoid(W1 @ X))",
+        "sum(exp(W1 @ X)) + sum(W2 @ (W1 @ X))",  # one patch used twice
+        "w @ tanh(W1 @ X) @ v",  # a vector on the left of a moved row
+        "sum(tanh(W1 @ x) * g)",  # (m,k) @ (k,): one entry moves
+        "sum(W1.T @ W1)",
+    ],
+)
+def test_patches_through_matrix_products_match_dense_copies(text):
+    rng = np.random.default_rng(7)
+    shapes = {"W1": (5, 4), "X": (4, 3), "b1": (5, 1), "W2": (2, 5), "b2": (2, 1), "Y": (2, 3),
+              "G": (5, 3), "w": (5,), "v": (3,), "x": (4,), "g": (5,)}  # fmt: skip
+    p = program(text, **shapes)
+    values = {n: rng.normal(size=shapes[n]) for n in p.inputs}
+    base = p.forward({n: v[None] for n, v in values.items()})
+    for name in values:
+        at, entry = copies(values[name], rng)
+        got, _ = Perturbation(p, base, name)(at, entry)
+        want = dense(p, values, name, at, entry)
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-12, atol=1e-12)
+        complex_got, _ = Perturbation(p, base, name)(at, values[name].reshape(-1)[at] + 1e-20j)
+        assert np.all(np.isfinite(complex_got))
+
+
+def test_a_moved_weight_row_costs_a_row_not_the_layer():
+    # moving W1[i, j] changes row i of W1 @ X: tanh is taken of that row only
+    p = program("sum(W2 @ tanh(W1 @ X))", W1=(300, 300), X=(300, 8), W2=(1, 300))
+    rng = np.random.default_rng(0)
+    values = {n: rng.normal(size=p.shapes[n]) for n in p.inputs}
+    base = p.forward({n: v[None] for n, v in values.items()})
+    moved = Perturbation(p, base, "W1")
+    moved(np.arange(64), values["W1"].reshape(-1)[:64] + 1e-6)
+    assert moved.largest <= 2 * 8  # the widest dense value a copy needed: one row of 8
