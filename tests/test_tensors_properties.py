@@ -17,7 +17,7 @@ from gradcheck.engine.tape import evaluate
 
 from .conftest import batched, program
 
-PROPERTY = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+PROPERTY = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 
 # Arguments inside an op's domain, whatever the value: tanh keeps them in (-1, 1).
 DOMAIN = {
