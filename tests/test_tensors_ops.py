@@ -383,12 +383,6 @@ def test_label_inputs_are_recorded_never_differentiated_and_lowered(text, shapes
         np.testing.assert_allclose(grads[name][0].ravel(), sym_grads[name], rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="problems._check_index_values and points.draw_indices take scalar labels only; "
-    "the change is described in the report of the tensors work (tree.check_labels, draw_labels)",
-)
 def test_an_array_of_labels_checks_end_to_end():
     report = gradcheck.check(
         gradcheck.problem(
@@ -639,3 +633,19 @@ def test_a_dropped_local_derivative_of_a_reduction_along_an_axis_passes_g_to_its
     (i,) = [k for k in p.droppable(["X"]) if p.nodes[k].op == "logsumexp"]
     adjoints = p.backward(values, ["X"], dropped=i)
     np.testing.assert_array_equal(adjoints[p.inputs["X"]][0], np.repeat(G[:, None], 4, axis=1))
+
+
+def test_labels_given_no_value_are_drawn_in_range_and_never_differentiated():
+    built = gradcheck.problem(
+        "mean(logsumexp(X @ W, axis=1) - (X @ W)[arange(4), y])",
+        at=["X=random(4, 5)", "W=random(5, 3)"],
+    )
+    (out,) = gradcheck.check(built).problems
+    assert out.status == "pass" and list(out.points[0].gradient) == ["X", "W"]
+    drawn = out.points[0].at["y"]  # given no value, y is a scalar: one column for all rows
+    assert drawn.shape == () and float(drawn) in (0.0, 1.0, 2.0)
+
+
+def test_a_label_out_of_range_is_refused_naming_it():
+    with pytest.raises(gradcheck.GradcheckError, match="y = 3 is out of range"):
+        gradcheck.problem("sum(Z[arange(2), y])", at=["Z=random(2, 3)", "y=[0, 3]"])

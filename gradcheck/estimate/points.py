@@ -12,6 +12,7 @@ import numpy as np
 
 from gradcheck.errors import ValueProblem
 from gradcheck.source.language import RandomSpec
+from gradcheck.source.tree import draw_labels
 from gradcheck.targets.base import Target
 
 #: Random values are drawn uniformly from here; after half the attempts, from positives.
@@ -19,12 +20,15 @@ RANDOM_RANGE = (-2.0, 2.0)
 RANDOM_ATTEMPTS = 32
 
 
-def draw_indices(problem, rng: np.random.Generator) -> dict[str, int]:
+def draw_indices(problem, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A value for each input used as an index: the given one, else a random one in range."""
     values = {}
     for name, axes in problem.index_axes.items():
         given = problem.values[name]
-        values[name] = int(given) if isinstance(given, np.ndarray) else int(rng.integers(min(axes)))
+        if isinstance(given, np.ndarray):
+            values[name] = np.asarray(given).astype(int)
+        else:
+            values[name] = draw_labels(rng, problem.shapes[name], axes)
     return values
 
 
@@ -47,7 +51,7 @@ def draw(
         ValueProblem: the target is not finite at the given values, or at any draw.
     """
     fixed = {n: v for n, v in values.items() if isinstance(v, np.ndarray)}
-    fixed.update({n: np.array(float(v)) for n, v in index_values.items()})
+    fixed.update({n: np.asarray(v, dtype=float) for n, v in index_values.items()})
     drawn = tuple(n for n, v in values.items() if isinstance(v, RandomSpec) and n not in fixed)
     message = ""
     for attempt in range(RANDOM_ATTEMPTS if drawn else 1):
@@ -73,7 +77,7 @@ def random_point(target, rng: np.random.Generator, index_values: Mapping[str, in
     for attempt in range(RANDOM_ATTEMPTS):
         point = {
             n: (
-                np.array(float(index_values[n]))
+                np.asarray(index_values[n], dtype=float)
                 if n in index_values
                 else random_value(rng, target.shapes[n], attempt)
             )

@@ -29,6 +29,7 @@ from gradcheck.source.language import (
     parse_value,
     suggest,
 )
+from gradcheck.source.tree import check_labels
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _over_all_entries(program: Program) -> tuple[str, ...]:
         f"{describe(node)} works over all {math.prod(node.args[0].shape)} entries of the "
         f"{'x'.join(map(str, node.args[0].shape))} array, not along an axis"
         for node in program.nodes
-        if node.op in _OVER_ALL and len(node.args[0].shape) >= 2
+        if node.op in _OVER_ALL and len(node.args[0].shape) >= 2 and node.kwargs.get("axis") is None
     )
 
 
@@ -308,20 +309,11 @@ def _shape_of(value) -> tuple[int, ...]:
 
 
 def _check_index_values(index_axes, given) -> None:
+    """Each given label (an integer, or an array of them) is whole and in range."""
     for n, axes in index_axes.items():
         value = given.get(n)
         if isinstance(value, np.ndarray):
-            v = float(value)
-            if v != int(v):
-                raise ValueProblem(
-                    f"{n} is used as an index, so its value must be an integer; got {v:g}",
-                    where=f"--at {n}",
-                )
-            if not all(-length <= v < length for length in axes):
-                raise ValueProblem(
-                    f"{n} = {int(v)} is out of range as an index (axis of length {min(axes)})",
-                    where=f"--at {n}",
-                )
+            check_labels(n, value, axes, f"--at {n}")
 
 
 def _wrt(wrt, program: Program, index_axes, origin: str) -> tuple[str, ...]:
