@@ -463,7 +463,11 @@ def tape_for(
         notes.extend(constant_notes(program))
     index_values = dict(index_values or {})
     key = cache.key(
-        TAPE_FORMAT, LOWERING, program.fingerprint(), sorted(wrt), sorted(index_values.items())
+        TAPE_FORMAT,
+        LOWERING,
+        program.fingerprint(),
+        sorted(wrt),
+        sorted((n, np.asarray(v).tolist()) for n, v in index_values.items()),
     )
     tape = load(key)
     if tape is None:

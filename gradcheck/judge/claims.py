@@ -232,7 +232,7 @@ def _prove(claim: Claim, problem: Problem, index_values) -> tuple[bool, str]:
         problem.program.fingerprint(),
         claim.program.fingerprint(),
         claim.name,
-        sorted(index_values.items()),
+        sorted((n, np.asarray(v).tolist()) for n, v in index_values.items()),
     )
     known = cache.read("proofs", digest)
     if known is not None and known.startswith(("true", "false:")):
