@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from gradcheck import limits
 from gradcheck.errors import ProblemError
-from gradcheck.source.files import Broken, _documents, find, load
+from gradcheck.source.files import Broken, find, load
 from gradcheck.source.language import RandomSpec
+from gradcheck.source.yamlread import documents
 
 from .conftest import network_0
 
@@ -222,9 +223,9 @@ def test_scalars_read_as_pyyaml_reads_them(written):
         expected = yaml.safe_load(text)["x"]
     except (yaml.YAMLError, ValueError):
         with pytest.raises(ProblemError):
-            _documents(text, "p.yaml")
+            documents(text, "p.yaml")
         return
-    (document,) = _documents(text, "p.yaml")
+    (document,) = documents(text, "p.yaml")
     got = document.data["x"].data
     assert type(got) is type(expected)
     assert got == expected or (got != got and expected != expected)
@@ -443,3 +444,12 @@ def test_expect_grad_of_a_let_must_have_its_shape(tmp_path):
     text = "let:\n  q: 2*x\nexpr: sum(q)\nat: {x: [1, 2]}\nexpect:\n  grad:\n    q: 1\n"
     message = broken(tmp_path, text)
     assert "expect grad q has shape (), but q has shape (2,)" in message
+
+
+def test_files_keeps_its_public_names_after_the_split():
+    from gradcheck.source import files, walk, yamlread
+
+    assert files.find is walk.find and files.Broken is walk.Broken
+    assert files.SUFFIXES == walk.SUFFIXES == (".yaml", ".yml")
+    assert files.Value is yamlread.Value and "expr" in files.KEYS
+    assert set(files.__all__) >= {"load", "find", "Broken", "SUFFIXES", "KEYS"}
