@@ -136,6 +136,7 @@ def _run(problem: Problem, settings: Settings, result: ProblemResult) -> None:
             )
             result.findings.append(finding)
             result.notes.append(finding.text)
+        result.output_shape = tuple(target.output_shape)
         point_result = check_point(target, evaluation, drawn, settings, result.tolerance, rng)
         result.notes.extend(n for n in evaluation.notes if n not in result.notes)
         result.points.append(point_result)

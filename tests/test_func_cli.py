@@ -78,7 +78,7 @@ def test_code_that_modifies_its_input_fails_and_says_so():
                  "--at", "x=random(3,4)")  # fmt: skip
     assert result.exit_code == 1
     out = flat(result.stdout)
-    assert "found: relu_forward modifies the upstream gradient dout in place" in out
+    assert "found: relu_backward modifies the upstream gradient dout in place" in out
     assert "FAIL 12 entries; 1 argument modified in place" in out
 
 

@@ -93,16 +93,14 @@ class FunctionAt(Evaluation):
     def _claimed(self, call, inputs, jacobian: bool) -> dict[str, np.ndarray]:
         target = self.target
         who = (target.problem.helper or target.problem.function).name
-        missing = [n for n in target.wrt if n not in call.grads]
-        if missing:
-            raise ValueProblem(f"{who} returned no gradient for {', '.join(missing)}")
         if not jacobian:
+            _all_there(who, target.wrt, call.grads)
             return {n: np.reshape(call.grads[n], target.shapes[n]) for n in target.wrt}
         rows = []  # one backward per output entry, its dout one-hot: the Jacobian's rows
         for k in range(int(np.prod(target.output_shape, dtype=int))):
             dout = np.zeros(target.output_shape)
             dout.flat[k] = 1.0
-            rows.append(target.worker.evaluate(inputs, dout).grads)
+            rows.append(_all_there(who, target.wrt, target.worker.evaluate(inputs, dout).grads))
         return {
             n: np.stack([np.reshape(r[n], target.shapes[n]) for r in rows]).reshape(
                 target.gradient_shape(n)
@@ -112,11 +110,18 @@ class FunctionAt(Evaluation):
 
     def _findings(self, call, inputs) -> None:
         """What the code did besides answering: each said in words, some decide the verdict."""
-        function = self.target.problem.function.name
+        problem = self.target.problem
+        function = problem.function.name
         for name in call.modified:
-            what = "the upstream gradient dout" if name == "dout" else f"its input {name}"
+            if name == "dout":  # only a backward is given dout
+                who, what = (
+                    (problem.backward or problem.function).name,
+                    "the upstream gradient dout",
+                )
+            else:
+                who, what = function, f"its input {name}"
             self.findings.append(
-                Cause(CauseCode.MODIFIES_INPUTS, f"{function} modifies {what} in place")
+                Cause(CauseCode.MODIFIES_INPUTS, f"{who} modifies {what} in place")
             )
         for name, (shape, wanted) in call.shapes.items():
             self.findings.append(
@@ -181,6 +186,14 @@ class FunctionAt(Evaluation):
 
     knows_switches = False
     costly = True
+
+
+def _all_there(who: str, wrt, grads: dict) -> dict:
+    """The gradients, once every input in ``wrt`` has one."""
+    missing = [n for n in wrt if n not in grads]
+    if missing:
+        raise ValueProblem(f"{who} returned no gradient for {', '.join(missing)}")
+    return grads
 
 
 def _scalar(problem: FuncProblem, value: np.ndarray, dout, jacobian: bool) -> np.ndarray:
