@@ -137,6 +137,89 @@ def directional():
     yield f"directional check, 3 probes, {inputs:,} inputs", elapsed, 1.0, "s"
 
 
+def jacobian():
+    """A vector-valued expression checked entry by entry over its whole Jacobian."""
+    from gradcheck import Settings, check, problem
+
+    built = problem("tanh(W @ x)", at=["W=random(100, 100)", "x=random(100)"])
+    start = time.perf_counter()
+    (out,) = check(built, Settings()).problems
+    elapsed = time.perf_counter() - start
+    assert out.status == "pass", (out.status, out.message)
+    entries = sum(g.status.size for g in out.points[0].gradient.values())
+    yield f"Jacobian of tanh(W @ x), W 100x100: {entries:,} entries, full check", elapsed, 2.0, "s"
+
+
+PEER_MLP = "0.5*sum((W2 @ tanh(W1 @ X + b1) + b2 - Y)**2)"
+
+
+def scale():
+    """The peer benchmark's MLP (batch 8) from 10^2 to 10^5 inputs: gradcheck's full check
+    against plain NumPy central differences over the same function (their time per entry
+    measured on up to 2,000 entries, times the entries)."""
+    from gradcheck import Settings, check, problem
+
+    check(problem(PEER_MLP, at=["W1=random(2,2)", "b1=random(2,1)", "W2=random(1,2)",
+                                "b2=random(1,1)", "X=random(2,8)", "Y=random(1,8)"]))  # fmt: skip
+    for side in (9, 31, 99, 315):  # after a warm-up: SymPy and mpmath are imported once
+        at = [f"W1=random({side},{side})", f"b1=random({side},1)", f"W2=random(1,{side})",
+              "b2=random(1,1)", f"X=random({side},8)", "Y=random(1,8)"]  # fmt: skip
+        built = problem(PEER_MLP, at=at, wrt=["W1", "b1", "W2", "b2"])
+        start = time.perf_counter()
+        (out,) = check(built, Settings()).problems
+        ours = time.perf_counter() - start
+        assert out.status == "pass", (out.status, out.message)
+        inputs = side * side + 2 * side + 1
+        theirs = _numpy_central(side) * inputs
+        target = 10.0 if side == 315 else None
+        yield f"peer MLP, {inputs:,} inputs: full check (s)", ours, target, "s"
+        yield (
+            f"peer MLP, {inputs:,} inputs: ... against NumPy central differences",
+            ours / theirs,
+            1.0,
+            "x",
+        )
+
+
+def _numpy_central(side: int) -> float:
+    """Seconds per entry of a plain NumPy central-difference loop over the peer MLP."""
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.uniform(-2, 2, (side, side)), rng.uniform(-2, 2, (side, 1))
+    w2, b2 = rng.uniform(-2, 2, (1, side)), rng.uniform(-2, 2, (1, 1))
+    x, y = rng.uniform(-2, 2, (side, 8)), rng.uniform(-2, 2, (1, 8))
+
+    def f():
+        return 0.5 * np.sum((w2 @ np.tanh(w1 @ x + b1) + b2 - y) ** 2)
+
+    flat = w1.reshape(-1)
+    count = min(flat.size, 2000)
+    start = time.perf_counter()
+    for k in range(count):
+        old = flat[k]
+        h = 6e-6 * max(1.0, abs(old))
+        flat[k] = old + h
+        up = f()
+        flat[k] = old - h
+        down = f()
+        flat[k] = old
+        _ = (up - down) / (2 * h)
+    return (time.perf_counter() - start) / count
+
+
+def diff():
+    """gradcheck diff of the top-level --help example, as a whole process."""
+    for n in (3, 4):
+        args = ["diff", "sum(sigmoid(W @ x)**2)", "--at", f"W=random({n},{n})", "--at",
+                f"x=random({n})"]  # fmt: skip
+        target = 2.0 if n == 3 else 5.0
+        yield (
+            f"diff of sum(sigmoid(W @ x)**2), W {n}x{n}, whole process",
+            whole_process(args, 3),
+            target,
+            "s",
+        )
+
+
 def symbolic_truth():
     from gradcheck.engine import symbolic
     from gradcheck.engine.tape import evaluate
@@ -351,6 +434,9 @@ TARGETS = {
     "batch": batch,
     "accuracy": accuracy,
     "func": code,
+    "jacobian": jacobian,
+    "scale": scale,
+    "diff": diff,
 }
 
 #: Targets that are rates: more is better.
