@@ -68,3 +68,13 @@ class ValueProblem(GradcheckError):
 
 class ProblemError(GradcheckError):
     """A problem file that is not valid YAML or does not follow the schema."""
+
+
+class DomainError(GradcheckError):
+    """An operation with no value at the point (a singular matrix, an index out of range);
+    the graph names the node it happened in."""
+
+
+class SymbolicUnavailable(GradcheckError):
+    """The symbolic derivative cannot be had here (too large, or not evaluable); the check
+    goes on with complex step or Richardson as its reference, and says so."""

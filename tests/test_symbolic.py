@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck.engine import cache, symbolic
+from gradcheck.engine import cache, formulas, symbolic
 from gradcheck.engine.tape import Tape, evaluate
 
 from .conftest import program
@@ -98,9 +98,9 @@ def test_too_large_is_skipped_with_a_reason():
 
 
 def test_formulas_are_what_a_student_would_write():
-    rows = symbolic.derivative_table(program("x*exp(-x*y)"), ["x"])
+    rows = formulas.derivative_table(program("x*exp(-x*y)"), ["x"])
     assert rows == [("x", (), "x", "-x*y*exp(-x*y) + exp(-x*y)")]
-    latex = symbolic.derivative_table(program("W[0, 1]*w1", W=(2, 2)), ["W"], latex=True)
+    latex = formulas.derivative_table(program("W[0, 1]*w1", W=(2, 2)), ["W"], latex=True)
     assert latex[1][2] == "W_{0,1}" and latex[1][3] == "w_{1}"
 
 

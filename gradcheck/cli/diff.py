@@ -37,7 +37,8 @@ def diff_command(expression, at, wrt, lets, latex, timeout, fmt, rtol, atol, see
       gradcheck diff "sum(sigmoid(W @ x)**2)" --at "W=random(2,2)" --at "x=random(2)" --latex
     """
     from gradcheck.deadline import deadline
-    from gradcheck.engine.symbolic import SymbolicUnavailable, derivative_table
+    from gradcheck.engine.formulas import derivative_table
+    from gradcheck.errors import SymbolicUnavailable
     from gradcheck.source.problems import problem
 
     try:

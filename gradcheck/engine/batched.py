@@ -12,10 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-
-class DomainError(Exception):
-    """An operation that has no value at the point (singular matrix, index out of range)."""
-
+from gradcheck.errors import DomainError
 
 # ---------------------------------------------------------------- the batch axis
 

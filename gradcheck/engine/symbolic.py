@@ -11,34 +11,23 @@ evaluates at 30 digits and which is cached on disk.
 from __future__ import annotations
 
 import functools
-import math
-import time
 from collections.abc import Mapping
-from fractions import Fraction
 
 import numpy as np
 
-from gradcheck.deadline import OverBudget, budget
 from gradcheck.engine import cache
-from gradcheck.engine.graph import Program, describe
+from gradcheck.engine.constants import constant_notes, exact, folded, too_big
+from gradcheck.engine.graph import Program
 from gradcheck.engine.ops import OPS
 from gradcheck.engine.tape import OPERATIONS, TAPE_FORMAT, Tape, load, run, store
-from gradcheck.errors import GradcheckError
+from gradcheck.errors import SymbolicUnavailable
 
 #: Above this many scalar operations in the expanded expression, symbolic is skipped.
 SIZE_LIMIT = 5_000
 
-#: An exact constant of more decimal digits than this is never built: SymPy would work on
-#: 10**10**10 (ten billion digits) until memory ran out. Such a constant is taken as the
-#: graph's float64 value for it; if that is not finite, there is no symbolic derivative.
-EXACT_DIGITS = 10_000
 
 #: Bumped when lowering changes what a tape computes, so older cached tapes are not reused.
 LOWERING = 2
-
-
-class SymbolicUnavailable(Exception):
-    """The symbolic derivative cannot be had here (too large, or not evaluable)."""
 
 
 # ---------------------------------------------------------------- size
@@ -54,118 +43,6 @@ def expanded_size(program: Program) -> int:
             shapes = (a.shape for a in node.args)
             total += OPS[node.op].expanded_cost(node.shape, *shapes, **node.kwargs)
     return total
-
-
-# ---------------------------------------------------------------- exact constants
-
-
-def exact_digits(program: Program) -> list[float]:
-    """For each node that depends on no input, about how many decimal digits its exact
-    value has (log10 of numerator plus denominator); 0 for the others. Worked out in
-    float64, so 10**10**10 costs nothing: its estimate is 1e10 (inf for a taller tower)."""
-    constant = _constant_nodes(program)
-    digits = [0.0] * len(program.nodes)
-    with np.errstate(all="ignore"):
-        for i, (node, args) in enumerate(zip(program.nodes, program.args)):
-            if not constant[i] or node.op == "input":
-                continue
-            if node.op == "const":
-                named = node.term is not None and node.term.name in ("pi", "e")
-                digits[i] = 1.0 if named else _literal_digits(node.value)
-            elif node.op == "pow":
-                base, exponent = args
-                power = float(np.max(np.abs(_float_value(program.nodes[exponent])), initial=0))
-                trivial = np.all(np.isin(np.abs(_float_value(program.nodes[base])), (0.0, 1.0)))
-                grown = 1.0 if trivial else digits[base] * max(power, 1.0)
-                digits[i] = grown + digits[exponent]
-            else:  # rational arithmetic adds digits; a reduction adds those of every entry
-                entries = (
-                    1 if OPS[node.op].elementwise else math.prod(program.nodes[j].shape)
-                    for j in args
-                )
-                digits[i] = sum(digits[j] * n for j, n in zip(args, entries))
-    return digits
-
-
-def constant_notes(program: Program) -> list[str]:
-    """A note for each constant taken as its float64 value because exactly it would be
-    astronomical (see ``EXACT_DIGITS``); empty for almost every program."""
-    return [
-        f"the constant {describe(program.nodes[i])} is taken as its float64 value "
-        f"{_shown(value)}: exactly it would have {_about(digits)} digits"
-        for i, digits, value in _folded(program)
-    ]
-
-
-def _folded(program: Program) -> list[tuple[int, float, np.ndarray]]:
-    """(node, estimated digits, float64 value) for each outermost constant whose exact
-    value has more than ``EXACT_DIGITS`` digits somewhere inside it.
-
-    Raises:
-        SymbolicUnavailable: such a constant is not finite in float64 either.
-    """
-    digits, big = exact_digits(program), _too_big(program)
-    constant = _constant_nodes(program)
-    users_all_constant = [True] * len(program.nodes)
-    for i, args in enumerate(program.args):
-        for j in args:
-            users_all_constant[j] &= constant[i]
-    out = []
-    for i in range(len(program.nodes)):
-        if big[i] and (i == program.output or not users_all_constant[i]):
-            value = _float_value(program.nodes[i])
-            if not np.all(np.isfinite(value)):
-                raise SymbolicUnavailable(
-                    f"the constant {describe(program.nodes[i])} would have {_about(digits[i])} "
-                    f"digits exactly, and in float64 it is {_shown(value)}"
-                )
-            out.append((i, digits[i], value))
-    return out
-
-
-def _too_big(program: Program) -> list[bool]:
-    """Which constant nodes are, or hold, a constant of more than ``EXACT_DIGITS`` digits."""
-    digits, constant = exact_digits(program), _constant_nodes(program)
-    big: list[bool] = []
-    for i, args in enumerate(program.args):
-        big.append(constant[i] and (digits[i] > EXACT_DIGITS or any(big[j] for j in args)))
-    return big
-
-
-def _constant_nodes(program: Program) -> list[bool]:
-    """Which nodes depend on no input (inputs used as indices count as inputs)."""
-    constant: list[bool] = []
-    for node, args in zip(program.nodes, program.args):
-        constant.append(node.op != "input" and all(constant[j] for j in args))
-    return constant
-
-
-def _literal_digits(value: np.ndarray) -> float:
-    """Digits of the exact form of written numbers, as ``_exact`` makes it (log10 of
-    numerator and denominator; 10**k counts k), the largest over the entries: 1.0001 is
-    10001/10000, 8 digits; 1e-300 is 1/10**300, 300."""
-    finite = np.unique(np.abs(value[np.isfinite(value)]))
-    return max((_fraction_digits(Fraction(repr(float(v)))) for v in finite if v), default=0.0)
-
-
-def _fraction_digits(q: Fraction) -> float:
-    return math.log10(q.numerator) + math.log10(q.denominator)
-
-
-def _float_value(node) -> np.ndarray:
-    """A constant node's value as the graph computes it (inf for a tower, NaN if none)."""
-    try:
-        return Program(node).value({})[0]
-    except GradcheckError:  # no value (log(-1)): the graph says so, better than we can
-        return np.full(node.shape, np.nan)
-
-
-def _about(digits: float) -> str:
-    return f"about {digits:.3g}" if math.isfinite(digits) else "more than 1e308"
-
-
-def _shown(value: np.ndarray) -> str:
-    return repr(float(value)) if value.size == 1 else f"an array of {value.size} entries"
 
 
 # ---------------------------------------------------------------- lowering
@@ -215,17 +92,17 @@ def _lower_array(sp, program: Program, index_values: Mapping[str, int] | None):
             f"the expanded expression has about {size:,} operations (limit {SIZE_LIMIT:,})"
         )
     index_values = dict(index_values or {})
-    folded = {i: value for i, _, value in _folded(program)}
-    big = _too_big(program)
+    taken = {i: value for i, _, value in folded(program)}
+    big = too_big(program)
     symbols = {}
     for name, entries in symbol_names(program).items():
         symbols[name] = np.frompyfunc(lambda n: sp.Symbol(n, real=True), 1, 1)(entries)
     values: list = []
     for i, (node, args) in enumerate(zip(program.nodes, program.args)):
-        if i in folded:
-            values.append(_objects(np.frompyfunc(_exact, 1, 1)(folded[i])))
+        if i in taken:
+            values.append(_objects(np.frompyfunc(exact, 1, 1)(taken[i])))
         elif big[i]:
-            values.append(None)  # inside a folded constant: never built exactly
+            values.append(None)  # inside a taken constant: never built exactly
         else:
             values.append(_lower_node(sp, node, [values[j] for j in args], symbols, index_values))
     return values[program.output], {
@@ -242,18 +119,11 @@ def _lower_node(sp, node, args, symbols, index_values) -> np.ndarray:
     if node.op == "const":
         if node.term is not None and node.term.name in ("pi", "e"):
             return _objects(sp.pi if node.term.name == "pi" else sp.E)
-        return _objects(np.frompyfunc(_exact, 1, 1)(node.value))
+        return _objects(np.frompyfunc(exact, 1, 1)(node.value))
     op = OPS[node.op]
     if op.elementwise:
         return _objects(np.frompyfunc(lambda *a: op.sympy(sp, *a), len(args), 1)(*args))
     return _objects(op.sympy(sp, *args, **node.kwargs))
-
-
-def _exact(value: float):
-    """A literal as the user wrote it: 0.1 is 1/10 (the shortest repr round-trips)."""
-    import sympy as sp
-
-    return sp.Integer(int(value)) if float(value).is_integer() else sp.Rational(repr(float(value)))
 
 
 def _objects(value) -> np.ndarray:
@@ -501,154 +371,3 @@ def evaluate_exact(tape: Tape, point: Mapping[str, np.ndarray], digits: int) -> 
         name: [slots[s] if s >= 0 else zero for s in entries]
         for name, entries in tape.grads.items()
     }
-
-
-# ---------------------------------------------------------------- formulas
-
-
-def formulas(
-    program: Program,
-    wrt,
-    index_values: Mapping[str, int] | None = None,
-    simplify: bool = True,
-    notes: list[str] | None = None,
-):
-    """Each gradient entry as a SymPy formula (for display and for judging claims).
-
-    With ``simplify``, small formulas are simplified within a time budget (see
-    ``_Simplifier``); ``notes`` (when given) hears about those that were not.
-    """
-    import sympy as sp
-
-    entries, symbols = lower_array(program, index_values)
-    tidy = _Simplifier(sp) if simplify else None
-    out = {}
-    for name in wrt:  # shape: the output's, then the input's (a gradient, or a Jacobian)
-        derivs = np.empty(entries.shape + symbols[name].shape, dtype=object)
-        for at, entry in np.ndenumerate(entries):
-            for index, symbol in np.ndenumerate(symbols[name]):
-                derivative = sp.diff(entry, symbol)
-                derivs[at + index] = derivative if tidy is None else tidy(derivative)
-        out[name] = derivs
-    expr = _scalar(entries) if entries.shape == () else entries
-    if tidy is not None and notes is not None:
-        notes.extend(tidy.notes())
-    return expr, symbols, out
-
-
-#: simplify() must shorten a formula by this factor to be preferred: a rewrite into
-#: double angles that saves nothing only moves it away from how a student writes it.
-SIMPLER = 0.6
-#: simplify() is tried on formulas of at most this many operations (the ones it shortens
-#: are small: sigmoid's derivative, a quotient that cancels); on larger ones it takes
-#: seconds each and seldom wins.
-SIMPLIFY_OPS = 40
-#: Seconds simplify() may take on one formula, and on all of a table's formulas together.
-FORMULA_SECONDS = 1.0
-TABLE_SECONDS = 2.0
-#: Seconds factor_terms() may take on one formula once the table's budget is spent.
-FACTOR_SECONDS = 0.1
-
-
-class _Simplifier:
-    """Simplifies formula after formula within a budget; the rest keep their differentiated
-    form, with common factors pulled out. Formulas that differ only in the names of their
-    symbols (d/dW[0,1] and d/dW[1,1] of a layer) are simplified once."""
-
-    def __init__(self, sp) -> None:
-        self.sp = sp
-        self.deadline = time.monotonic() + TABLE_SECONDS
-        self.tried = self.skipped = 0
-        self.known: dict = {}
-
-    def __call__(self, expr):
-        sp = self.sp
-        self.tried += 1
-        size = sp.count_ops(expr)
-        if size <= SIMPLIFY_OPS:
-            canonical, back = _canonical(sp, expr)
-            if canonical not in self.known:
-                self.known[canonical] = self._simplified(canonical, size)
-            if self.known[canonical] is not None:
-                return self.known[canonical].xreplace(back)
-        self.skipped += 1
-        spent = time.monotonic() >= self.deadline  # then only a glance at each
-        return _factored(sp, expr, size, FACTOR_SECONDS if spent else FORMULA_SECONDS)
-
-    def _simplified(self, expr, size: int):
-        """simplify(expr) when it is clearly shorter; expr when not; None over budget."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            with budget(min(FORMULA_SECONDS, left)):
-                simpler = self.sp.simplify(expr)
-        except OverBudget:
-            return None
-        return simpler if self.sp.count_ops(simpler) <= SIMPLER * size else expr
-
-    def notes(self) -> list[str]:
-        if not self.skipped:
-            return []
-        return [
-            f"{self.skipped} of {self.tried} formulas are shown as differentiated, with common "
-            f"factors pulled out, not simplified: simplification is tried on formulas of at "
-            f"most {SIMPLIFY_OPS} operations, for {FORMULA_SECONDS:g} s each and "
-            f"{TABLE_SECONDS:g} s in all"
-        ]
-
-
-def _canonical(sp, expr):
-    """expr with its symbols renamed in order (c0, c1, ... by name), and the way back."""
-    ordered = sorted(expr.free_symbols, key=lambda s: s.name)
-    there = {s: sp.Symbol(f"c{k}", real=True) for k, s in enumerate(ordered)}
-    return expr.xreplace(there), {c: s for s, c in there.items()}
-
-
-def _factored(sp, expr, size: int, seconds: float):
-    """Common factors pulled out of sums (cheap), when that shortens the formula."""
-    try:
-        with budget(seconds):
-            factored = sp.factor_terms(expr, sign=False)
-    except OverBudget:
-        return expr
-    return factored if sp.count_ops(factored) < size else expr
-
-
-def derivative_table(
-    program: Program, wrt, latex: bool = False, notes: list[str] | None = None
-) -> list[tuple[str, tuple, str, str]]:
-    """(input, index, entry label, formula) for every entry of every input in ``wrt``.
-
-    With ``latex`` the label and formula are LaTeX (``W_{0,1}``), else plain text.
-    ``notes`` (when given) receives what the user should know: formulas left
-    unsimplified, astronomical constants taken as float64 values.
-    """
-    import sympy as sp
-
-    if notes is not None:
-        notes.extend(constant_notes(program))
-    _, symbols, derivs = formulas(program, wrt, notes=notes)
-    names = {s: _latex_name(s.name) for entries in symbols.values() for s in entries.flat}
-    outputs = program.root.shape
-    rows = []
-    for name in wrt:
-        for index in np.ndindex(derivs[name].shape):
-            formula = derivs[name][index]
-            symbol = symbols[name][index[len(outputs) :]]
-            label = names[symbol] if latex else symbol.name
-            if outputs:  # a Jacobian entry: which output, by which input entry
-                at = ",".join(map(str, index[: len(outputs)]))
-                label = f"{label} \\text{{ of }} f_{{{at}}}" if latex else f"{label} of f[{at}]"
-            text = sp.latex(formula, symbol_names=names) if latex else sp.sstr(formula)
-            rows.append((name, index, label, text))
-    return rows
-
-
-def _latex_name(name: str) -> str:
-    """``W[0,1]`` -> ``W_{0,1}``; ``w1`` -> ``w_{1}`` (SymPy's own style for digits)."""
-    import sympy as sp
-
-    base, _, index = name.partition("[")
-    head = sp.latex(sp.Symbol(base))
-    return f"{head}_{{{index.rstrip(']')}}}" if index else head

@@ -17,7 +17,7 @@ import functools
 import numpy as np
 
 from gradcheck.deadline import OverBudget, budget
-from gradcheck.engine import cache, symbolic
+from gradcheck.engine import cache, formulas, symbolic
 from gradcheck.engine.tape import evaluate as evaluate_tape
 from gradcheck.errors import GradcheckError
 from gradcheck.estimate.points import random_point
@@ -252,7 +252,7 @@ def _proof(claim: Claim, problem: Problem, index_values) -> tuple[bool, str]:
     if problem.program.root.shape != ():
         return False, "a claimed Jacobian is judged at points, not proved"
     try:
-        _, _, derivs = symbolic.formulas(
+        _, _, derivs = formulas.formulas(
             problem.program, [claim.name], index_values, simplify=False
         )
         claimed, _ = symbolic.lower_array(claim.program, index_values)
