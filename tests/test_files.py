@@ -232,12 +232,12 @@ def test_scalars_read_as_pyyaml_reads_them(written):
 
 
 def test_a_problem_too_deep_for_the_parser_is_an_error_not_a_crash(tmp_path, monkeypatch):
-    from gradcheck.source import files
+    from gradcheck.source import fields
 
     def parse(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(files, "parse", parse)
+    monkeypatch.setattr(fields, "parse", parse)
     (item,) = load(write(tmp_path, "name: deep\nexpr: x\n"))
     assert str(item.error) == f"{tmp_path / 'p.yaml'}:1: nested too deeply to read"
     assert item.name == "deep"
@@ -447,8 +447,9 @@ def test_expect_grad_of_a_let_must_have_its_shape(tmp_path):
 
 
 def test_files_keeps_its_public_names_after_the_split():
-    from gradcheck.source import files, walk, yamlread
+    from gradcheck.source import fields, files, walk, yamlread
 
+    assert fields.Value is files.Value
     assert files.find is walk.find and files.Broken is walk.Broken
     assert files.SUFFIXES == walk.SUFFIXES == (".yaml", ".yml")
     assert files.Value is yamlread.Value and "expr" in files.KEYS
