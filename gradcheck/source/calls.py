@@ -14,18 +14,21 @@ from dataclasses import dataclass
 
 from gradcheck.engine.ops import FUNCTIONS, OPS, Keyword, Op, overload
 from gradcheck.engine.ops.core import KINDS
+from gradcheck.engine.ops.einsum import SpecError, SpecKeyword
 
 #: The largest integer a static parameter may be (an axis, a length, a count).
 LARGEST_STATIC = 2**62
 
 
 class Refusal(Exception):
-    """A piece of a call or subscript outside the grammar: the node and why."""
+    """A piece of a call or subscript outside the grammar: the node and why; ``at``, a
+    character of a string literal (an einsum spec) where the problem is."""
 
-    def __init__(self, node: ast.AST, message: str) -> None:
+    def __init__(self, node: ast.AST, message: str, at: int | None = None) -> None:
         super().__init__(message)
         self.node = node
         self.message = message
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,12 @@ def resolve(node: ast.Call) -> Call:
     given = {k.name: static(arg, name, k) for k, arg in zip(positional, statics)}
     for keyword in node.keywords:
         accepted = _keyword(name, op, keyword, len(arrays))
+        if isinstance(_declared(op, accepted), SpecKeyword):
+            raise Refusal(keyword.value, f"{name}() takes its spec first, not as a keyword")
         given[accepted] = static(keyword.value, name, _declared(op, accepted))
+    for keyword, arg in zip(positional, statics):
+        if isinstance(keyword, SpecKeyword):
+            _check_spec(name, keyword, arg, given[keyword.name], len(arrays))
     try:
         return Call(op, arrays, op.resolve(given))
     except KeyError as missing:
@@ -66,8 +74,18 @@ def resolve(node: ast.Call) -> Call:
 
 
 def _split(name: str, node: ast.Call) -> tuple[list[ast.AST], list[ast.AST]]:
-    """Array arguments first (as many as the function takes at most), then statics."""
+    """Array arguments first (as many as the function takes at most), then statics; a
+    spec (einsum's) is written before the arrays."""
     high = FUNCTIONS[name][1]
+    if _leading_spec(name):
+        if not node.args or not _is_string(node.args[0]):
+            raise Refusal(
+                node.args[0] if node.args else node,
+                f'{name}() takes its spec first, as a string, like {name}("ij,jk->ik", A, B)',
+            )
+        if len(node.args) == 1:
+            raise Refusal(node, f'{name}() needs arrays after its spec, like {name}("ii", A)')
+        return list(node.args[1:]), [node.args[0]]
     if any(OPS[n].sequence for n in OPS if OPS[n].user_name == name):
         first = node.args[0] if node.args else node
         if not isinstance(first, ast.List | ast.Tuple) or not first.elts:
@@ -76,6 +94,24 @@ def _split(name: str, node: ast.Call) -> tuple[list[ast.AST], list[ast.AST]]:
             )
         return list(first.elts), list(node.args[1:])
     return list(node.args[:high]), list(node.args[high:])
+
+
+def _leading_spec(name: str) -> bool:
+    return any(
+        isinstance(k, SpecKeyword) for o in OPS.values() if o.user_name == name for k in o.keywords
+    )
+
+
+def _is_string(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _check_spec(name: str, keyword: SpecKeyword, node: ast.AST, spec: str, arrays: int) -> None:
+    """A spec outside its grammar, refused at the character that breaks it."""
+    try:
+        keyword.check(spec, arrays)
+    except SpecError as error:
+        raise Refusal(node, f"{name}(): {error}", at=error.at) from None
 
 
 def _arity_message(name: str, count: int, op: Op | None) -> str:
@@ -248,10 +284,7 @@ INSTEAD = {
 
 
 #: Functions the contract promises (design.md, version 2) that the table does not have yet.
-PLANNED = {
-    *["einsum", "kron", "matrix_power", "solve", "logdet", "slogdet", "pinv"],
-    *["cumsum", "cumprod", "conv2d", "max_pool2d"],
-}
+PLANNED = {"conv2d", "max_pool2d"}
 
 
 def unknown(name: str, suggestion: str) -> str:

@@ -293,8 +293,20 @@ class _Walker:
         end = self._column(node.end_col_offset or node.col_offset)
         return start, max(end, start + 1)
 
-    def fail(self, node: ast.AST, message: str) -> ExpressionError:
-        return self.source.error(ExpressionError, message, self.span(node)[0])
+    def fail(self, node: ast.AST, message: str, at: int | None = None) -> ExpressionError:
+        start = self.span(node)[0]
+        if at is not None:
+            start += self._in_string(node, at)
+        return self.source.error(ExpressionError, message, start)
+
+    def _in_string(self, node: ast.AST, at: int) -> int:
+        """How far character ``at`` of a string literal (einsum's spec) is from the
+        literal's first column: past the quote, where the literal is written plainly."""
+        start, end = self.span(node)
+        written = self.source.text[start:end]
+        plain = len(written) >= 2 and written[0] == written[-1] and written[0] in "'\""
+        value = getattr(node, "value", None)
+        return 1 + at if plain and written[1:-1] == value else 0
 
     def make(self, node: ast.AST, kind: str, **fields) -> Term:
         start, end = self.span(node)
@@ -376,7 +388,7 @@ class _Walker:
         try:
             call = calls.resolve(node)
         except calls.Refusal as refusal:
-            raise self.fail(refusal.node, refusal.message) from None
+            raise self.fail(refusal.node, refusal.message, refusal.at) from None
         args = tuple(self.term(arg) for arg in call.arrays)
         return self.make(node, "call", name=call.op.name, args=args, params=call.params)
 
