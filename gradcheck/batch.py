@@ -2,11 +2,15 @@
 
 Each file is a unit of work; a file that cannot be read or parsed becomes an ``error``
 result and never stops the others. Results come back in the order of the files (sorted
-paths), whatever order the workers finish in.
+paths), whatever order the workers finish in. An expression's problem is checked by
+``check_one``; a ``func:`` problem (the user's code) by ``check_code``, and only when
+code is allowed: a folder of YAML never runs Python by surprise.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import multiprocessing
 import os
@@ -16,6 +20,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from multiprocessing.connection import wait as connection_wait
 from pathlib import Path
 
@@ -24,12 +29,13 @@ from gradcheck.check import Settings, check_one, failed
 from gradcheck.errors import GradcheckError
 from gradcheck.results import ProblemResult, Report
 from gradcheck.source import files
+from gradcheck.source.func import FuncProblem
 from gradcheck.source.problems import Problem
 
 #: Called after each file with (files done, files in all).
 Progress = Callable[[int, int], None]
-#: Checks one problem: check_one, or in a test a stand-in.
-Check = Callable[[Problem, Settings], ProblemResult]
+#: Checks one problem: check_problem, or in a test a stand-in.
+Check = Callable[[Problem | FuncProblem, Settings], ProblemResult]
 #: What find() gives: a problem file, or a path it could not look at.
 Item = Path | files.Broken
 
@@ -42,12 +48,47 @@ def in_shard(item: Item, shard: tuple[int, int]) -> bool:
     return zlib.crc32(path.as_posix().encode()) % n == k - 1
 
 
-def check_file(path: Item, settings: Settings, check: Check = check_one) -> list[ProblemResult]:
+def check_problem(
+    problem: Problem | FuncProblem, settings: Settings, allow_code: bool = False
+) -> ProblemResult:
+    """An expression's problem by ``check_one``; the user's code by ``check_code``, only
+    when ``allow_code``: else an ``error`` saying how to allow it, the code not imported.
+
+    A problem's own ``step`` holds unless the settings give one (``--step``).
+    """
+    if problem.step is not None and settings.step is None:
+        settings = replace(settings, step=problem.step)
+    if not isinstance(problem, FuncProblem):
+        return check_one(problem, settings)
+    if not allow_code:
+        return _code_refused(problem)
+    from gradcheck.check_code import check_code  # the worker machinery, only when used
+
+    return check_code(problem, settings)
+
+
+def _code_refused(problem: FuncProblem) -> ProblemResult:
+    """The error for code that was not allowed to run."""
+    refs = {"function": problem.function, "grad": problem.grad, "backward": problem.backward}
+    code = {kind: ref.text for kind, ref in refs.items() if ref is not None}
+    runs = " and ".join(dict.fromkeys(r.file for r in refs.values() if r is not None))
+    error = GradcheckError(
+        f"this problem runs {runs}: run gradcheck check with --allow-code to allow it",
+        where=problem.file,
+        line=problem.line,
+    )
+    return ProblemResult(
+        problem.name, None, "error", file=problem.file, kind="func", code=code,
+        line=problem.line, message=str(error),
+    )  # fmt: skip
+
+
+def check_file(path: Item, settings: Settings, check: Check = check_problem) -> list[ProblemResult]:
     """Every problem in one file, checked; a broken problem or file is an error result."""
     return [_checked(item, settings, check) for item in _problems(path)]
 
 
-def _problems(path: Item) -> list[Problem | files.Broken]:
+def _problems(path: Item) -> list[Problem | FuncProblem | files.Broken]:
     """The file's problems; whatever goes wrong in reading is that file's error alone."""
     if isinstance(path, files.Broken):  # a path find() could not look at
         return [path]
@@ -62,7 +103,9 @@ def _problems(path: Item) -> list[Problem | files.Broken]:
         return [files.Broken(Path(path).stem, str(path), error)]
 
 
-def _checked(item: Problem | files.Broken, settings: Settings, check: Check) -> ProblemResult:
+def _checked(
+    item: Problem | FuncProblem | files.Broken, settings: Settings, check: Check
+) -> ProblemResult:
     start = time.perf_counter()
     if isinstance(item, files.Broken):
         result = failed(item.name, item.error, file=item.file)
@@ -75,9 +118,13 @@ def _checked(item: Problem | files.Broken, settings: Settings, check: Check) -> 
                 where=item.file,
                 line=item.line,
             )
-            result = failed(item.name, error, file=item.file, expression=item.expression)
+            result = failed(item.name, error, file=item.file, expression=_expression(item))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _expression(item: Problem | FuncProblem) -> str | None:
+    return item.expression if isinstance(item, Problem) else None
 
 
 def workers(jobs: int, count: int) -> int:
@@ -94,15 +141,19 @@ def run(
     jobs: int = 1,
     fail_fast: bool = False,
     progress: Progress | None = None,
-    check: Check = check_one,
+    allow_code: bool = False,
+    check: Check | None = None,
 ) -> Report:
     """Check the problems in ``paths`` (files, already found and sharded).
 
     ``jobs`` is lowered to the number of files or CPUs. With ``fail_fast`` the run stops
     at the first file with a failure or error; ``Report.unchecked`` counts the files it
-    did not check. ``check`` checks one problem (a test may give a slow one); in workers,
-    a problem that runs past ``settings.timeout`` is stopped and is an error.
+    did not check. ``allow_code`` lets ``func:`` problems run the user's code. ``check``
+    checks one problem (default ``check_problem``; a test may give a slow one); in
+    workers, a problem that runs past ``settings.timeout`` is stopped and is an error.
     """
+    if check is None:  # a partial of a module's function: it crosses to spawned workers
+        check = functools.partial(check_problem, allow_code=allow_code)
     results: dict[int, list[ProblemResult]] = {}
 
     def record(index: int, problems: list[ProblemResult]) -> bool:
@@ -138,6 +189,8 @@ def _serve(connection, settings: Settings, check: Check, bounds: dict) -> None:
     """A worker: for each (file, first problem) it is sent, check the file's problems from
     that one on, saying which it starts before it starts it, so that a stuck one is known."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(os, "setpgid"):  # a group of its own: what it starts (code workers) ends with it
+        os.setpgid(0, 0)
     for name, bound in bounds.items():  # a spawned process starts from the defaults
         setattr(limits, name, bound)
     try:
@@ -153,11 +206,13 @@ def _serve(connection, settings: Settings, check: Check, bounds: dict) -> None:
         pass  # the parent has gone, or ended the run
 
 
-def _label(item: Problem | files.Broken) -> tuple[str, str | None, int | None, str | None]:
+def _label(
+    item: Problem | FuncProblem | files.Broken,
+) -> tuple[str, str | None, int | None, str | None]:
     """What names a problem in an error result: name, file, line, expression."""
     if isinstance(item, files.Broken):
         return item.name, item.file, item.error.line, None
-    return item.name, item.file, item.line, item.expression
+    return item.name, item.file, item.line, _expression(item)
 
 
 def _picklable(result: ProblemResult) -> ProblemResult:
@@ -178,8 +233,10 @@ class _Worker:
 
     def __init__(self, context, settings: Settings, check: Check) -> None:
         self.connection, theirs = context.Pipe()
+        # not a daemon: a daemon may not start processes, and the user's code runs in one
+        # of its own; end() ends the worker's whole process group instead
         self.process = context.Process(
-            target=_serve, args=(theirs, settings, check, _limits()), daemon=True
+            target=_serve, args=(theirs, settings, check, _limits()), daemon=False
         )
         self.process.start()
         theirs.close()
@@ -194,6 +251,11 @@ class _Worker:
         self.connection.send((path, task[1]))
 
     def end(self) -> None:
+        """End the worker and every process it started (the user's code's workers): its
+        process group, killed before the worker is reaped, while its id is still its own."""
+        if hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):  # already gone, or not yet in its group
+                os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.is_alive():
             self.process.kill()
         self.process.join()

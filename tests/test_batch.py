@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -403,3 +404,164 @@ def test_the_pre_commit_hook_is_valid_and_picks_problem_files():
     assert pattern.search("problems/seed-000-q1.yaml")
     assert pattern.search("course/problems/week1/a.yml")
     assert not pattern.search(".github/workflows/ci.yml")
+
+
+# ---------------------------------------------------------------- func: the user's code
+
+CODE = """\
+import pathlib
+import numpy as np
+
+pathlib.Path(__file__).with_name("imported.marker").write_text("imported")
+
+
+def square(x):
+    return float(np.sum(x**2)), 2 * x
+
+
+def wrong(x):
+    return float(np.sum(x**2)), 3 * x
+
+
+def loops(x):
+    while True:
+        pass
+"""
+HOMEWORK = """\
+name: square
+func: code.py:square
+at: {x: [1.0, 2.0]}
+---
+name: sine
+expr: sin(x)
+at: {x: 1}
+"""
+REFUSED = "this problem runs code.py: run gradcheck check with --allow-code to allow it"
+EXAMPLES = PROBLEMS.parent / "examples"
+
+
+def homework(tmp_path, text=HOMEWORK) -> Path:
+    """A folder of YAML beside the code it names; the code marks its import."""
+    (tmp_path / "code.py").write_text(CODE)
+    (tmp_path / "hw.yaml").write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_code_runs_only_with_allow_code(tmp_path, jobs):
+    folder = homework(tmp_path)
+    (folder / "other.yaml").write_text(GOOD)  # two files, so that -j 2 starts workers
+    marker = folder / "imported.marker"
+    refused = cli("check", folder, "-j", jobs, "--format", "json")
+    assert refused.exit_code == 2 and not marker.exists()  # not even imported
+    square, sine, _ = json.loads(refused.stdout)["problems"]
+    assert (square["status"], square["kind"], square["function"]) == (
+        "error",
+        "func",
+        "code.py:square",
+    )
+    assert square["message"] == f"{folder / 'hw.yaml'}:1: {REFUSED}"
+    assert sine["status"] == "pass"
+    allowed = cli("check", folder, "-j", jobs, "--allow-code", "--format", "json")
+    assert allowed.exit_code == 0, allowed.stdout
+    assert [p["status"] for p in json.loads(allowed.stdout)["problems"]] == ["pass"] * 3
+    assert marker.exists()
+
+
+def test_each_problem_goes_to_its_checker(tmp_path):
+    homework(tmp_path, HOMEWORK + "---\nname: wrong\nfunc: code.py:wrong\nat: {x: [1.0, 2.0]}\n")
+    (tmp_path / "other.yaml").write_text(GOOD)  # two files, so that -j 2 starts workers
+    for jobs in (1, 2):
+        report = run(find([str(tmp_path)]), Settings(), jobs=jobs, allow_code=True)
+        assert [(p.name, p.kind, p.status) for p in report.problems] == [
+            ("square", "func", "pass"),
+            ("sine", "expression", "pass"),
+            ("wrong", "func", "fail"),
+            ("other", "expression", "pass"),
+        ], jobs
+        assert report.problems[0].code == {"function": "code.py:square"}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_code_that_never_returns_is_stopped_and_the_file_goes_on(tmp_path, jobs):
+    text = "name: loops\nfunc: code.py:loops\nat: {x: [1.0]}\n---\n" + HOMEWORK
+    folder = homework(tmp_path, text)
+    (folder / "other.yaml").write_text(GOOD)
+    report = run(find([str(folder)]), Settings(timeout=1), jobs=jobs, allow_code=True)
+    assert [(p.name, p.status) for p in report.problems] == [
+        ("loops", "error"),
+        ("square", "pass"),
+        ("sine", "pass"),
+        ("other", "pass"),
+    ]
+    assert "took longer than 1 s" in report.problems[0].message
+
+
+def test_a_problems_own_step_holds_unless_step_is_given(tmp_path):
+    step = "step: 0.125\n"
+    folder = homework(tmp_path, HOMEWORK.replace("---", step + "---") + step)
+    (folder / "other.yaml").write_text(HOMEWORK.replace("---", step + "---") + step)
+    paths = find([str(folder)])
+    for settings, expected in ((Settings(), 0.125), (Settings(step=0.25), 0.25)):
+        for problem in run(paths, settings, jobs=2, allow_code=True).problems:
+            steps = problem.points[0].gradient["x"].step
+            np.testing.assert_allclose(steps, expected, rtol=1e-12, err_msg=problem.name)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, killed but not reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def spawning(problem, settings):
+    """A stand-in for a problem named for a file: it starts a process of its own (as
+    check_code does), writes its id there, then hangs."""
+    import subprocess
+    import sys
+
+    if not problem.name.endswith(".pid"):
+        return acting(problem, settings)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    Path(problem.name).write_text(str(child.pid))
+    while True:
+        time.sleep(60)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_worker_ended_ends_the_processes_it_started(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    (tmp_path / "a.yaml").write_text(named(str(pid_file)))
+    (tmp_path / "b.yaml").write_text(named("other"))
+    report = run(find([str(tmp_path)]), Settings(timeout=1), jobs=2, check=spawning)
+    assert [p.status for p in report.problems] == ["error", "pass"]
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the stuck worker's own process outlived it"
+
+
+def test_the_shipped_homework_gets_its_statuses():
+    result = cli("check", EXAMPLES / "homework.yaml", "--allow-code", "--format", "json")
+    statuses = {p["name"]: p["status"] for p in json.loads(result.stdout)["problems"]}
+    assert statuses == {
+        "affine layer, backward checked through a random dout": "pass",
+        "relu layer, full Jacobian at x = (-2, 1, 3) (seed 004, problem 1.2)": "pass",
+        "softmax loss, the labels y never differentiated": "pass",
+        "tied-weight autoencoder, both uses of w added up": "pass",
+        "l2 penalty, gradient 2 reg w": "pass",
+        "affine layer (buggy), dw transposed": "fail",
+        "affine layer with a square w (buggy), dw transposed where only the numbers tell": "fail",
+        "l2 penalty (buggy), the factor 2 missing": "fail",
+        "tied-weight autoencoder (buggy), the second use of w overwrites the first": "fail",
+        "relu layer (buggy), backward writes into dout": "fail",
+        "dropout (buggy), a new mask on every call": "error",
+    }
+    assert result.exit_code == 2
+    refused = json.loads(cli("check", EXAMPLES / "homework.yaml", "--format", "json").stdout)
+    assert {p["status"] for p in refused["problems"]} == {"error"}
+    assert all("--allow-code to allow it" in p["message"] for p in refused["problems"])

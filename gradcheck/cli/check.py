@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -32,6 +33,12 @@ from gradcheck.errors import GradcheckError
     help="Check only the K-th of N shares of the files (a stable split by path).",
 )
 @click.option(
+    "--allow-code",
+    is_flag=True,
+    help="Run the Python code that func: problems name (in a worker process). Without "
+    "it such a problem is an error and its file is never imported.",
+)
+@click.option(
     "-v",
     "--verbose",
     is_flag=True,
@@ -39,18 +46,22 @@ from gradcheck.errors import GradcheckError
 )
 @checking
 @common
-def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, settings):
+def check_command(
+    paths, jobs, junit, fail_fast, shard, allow_code, verbose, fmt, no_color, settings
+):
     """Check problem files: every *.yaml / *.yml below each folder given.
 
-    One broken file never stops the others. Exit code 2 if any problem could not be
-    checked, else 1 if any failed, else 0. With GITHUB_ACTIONS=true, failures are also
-    printed as GitHub annotations on the file and line.
+    One broken file never stops the others. Problems with func: (your own code) run only
+    with --allow-code. Exit code 2 if any problem could not be checked, else 1 if any
+    failed, else 0. With GITHUB_ACTIONS=true, failures are also printed as GitHub
+    annotations on the file and line.
 
     \b
     Examples:
       gradcheck check problems/
       gradcheck check problems/ -j 2 --junit report.xml
       gradcheck check problems/ --shard 1/4 --format json
+      gradcheck check examples/homework.yaml --allow-code
     """
     from gradcheck.batch import in_shard, run, workers
     from gradcheck.source.files import find
@@ -61,6 +72,7 @@ def check_command(paths, jobs, junit, fail_fast, shard, verbose, fmt, no_color, 
     if shard is not None:
         found = [p for p in found if in_shard(p, shard)]
     jobs = workers(jobs, len(found))
+    run = functools.partial(run, allow_code=allow_code)
     report = _run_with_progress(run, found, settings, jobs, fail_fast, no_color)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from gradcheck.render.ci import annotations

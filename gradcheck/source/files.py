@@ -5,6 +5,11 @@ line, column and text. Validation is strict: an unknown key, a wrong type, a sha
 does not fit is an error, because a typo must not silently skip a check. A file may hold
 several problems separated by ``---``; one broken problem does not stop the others.
 ``find`` (in ``walk``) lists the files below folders.
+
+A document checks an expression (``expr``, with ``let``, ``claims``, ``expect``) or the
+user's own code (``func``, with ``grad`` or ``backward``, and ``jacobian``); one file may
+hold both kinds. Code is named, checked to exist and to define the function, never
+imported here: only ``gradcheck check --allow-code`` runs it, in a worker process.
 """
 
 from __future__ import annotations
@@ -14,17 +19,27 @@ from pathlib import Path
 from gradcheck.errors import GradcheckError, ProblemError
 from gradcheck.judge.expect import Expectation
 from gradcheck.source import fields
-from gradcheck.source.language import suggest
-from gradcheck.source.problems import Problem, assemble
+from gradcheck.source.code import EXAMPLE, CodeRef, parse_ref
+from gradcheck.source.func import FuncProblem, _written_as_integers
+from gradcheck.source.language import Term, suggest
+from gradcheck.source.problems import Problem, assemble, given_value
 from gradcheck.source.walk import SUFFIXES, Broken, find
 from gradcheck.source.yamlread import Value, documents, read_text
 
 __all__ = ["KEYS", "SUFFIXES", "Broken", "Value", "find", "load"]
 
-KEYS = ("name", "let", "expr", "at", "wrt", "expect", "claims", "tolerance", "step")
+#: The keys of a problem that checks an expression, and of one that checks the user's code.
+EXPRESSION_KEYS = ("name", "let", "expr", "at", "wrt", "expect", "claims", "tolerance", "step")
+FUNC_KEYS = ("name", "func", "grad", "backward", "jacobian", "at", "wrt", "tolerance", "step")
+KEYS = tuple(dict.fromkeys(EXPRESSION_KEYS + FUNC_KEYS))
+#: Which keys go together, for a message about two that do not.
+TOGETHER = (
+    "a problem checks an expression (expr, with let, claims, expect) or your code "
+    "(func, with grad or backward, and jacobian), not both"
+)
 
 
-def load(path: Path | str) -> list[Problem | Broken]:
+def load(path: Path | str) -> list[Problem | FuncProblem | Broken]:
     """Every problem in a file, in order; a problem that cannot be built becomes Broken.
 
     A file that cannot be read at all (not a regular file, too large, not UTF-8, a control
@@ -36,7 +51,7 @@ def load(path: Path | str) -> list[Problem | Broken]:
         parts = documents(read_text(path), path)
     except ProblemError as error:
         return [Broken(stem, path, error)]
-    out: list[Problem | Broken] = []
+    out: list[Problem | FuncProblem | Broken] = []
     for number, document in enumerate(parts, start=1):
         default = stem if len(parts) == 1 else f"{stem} #{number}"
         try:
@@ -54,12 +69,17 @@ def load(path: Path | str) -> list[Problem | Broken]:
 # ---------------------------------------------------------------- schema
 
 
-def _problem(document: Value, path: str, default_name: str) -> Problem:
+def _problem(document: Value, path: str, default_name: str) -> Problem | FuncProblem:
+    """One document: an expression's problem, or (with ``func``) the user's code's."""
     doc = fields.mapping(document, path, "a problem")
     fields.known_keys(document, KEYS, path, "")
+    if "func" in doc:
+        _together(document, FUNC_KEYS, path)
+        return _func_problem(document, path, default_name)
+    _together(document, EXPRESSION_KEYS, path)
     if "expr" not in doc:
         raise ProblemError(
-            "missing key 'expr' (the scalar function to check)",
+            f"missing key 'expr' (the expression to check), or 'func' (your code, {EXAMPLE})",
             where=path,
             line=document.line,
             column=document.column,
@@ -139,3 +159,127 @@ def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
             )
         grads[name] = claimed
     return Expectation(claimed_value, grads, line=value.line)
+
+
+def _together(document: Value, keys: tuple[str, ...], path: str) -> None:
+    """Refuse a key of the other kind of problem (``expr`` beside ``func``, ``backward``
+    without it), naming which keys go together."""
+    for key, (line, column) in (document.keys or {}).items():
+        if key in keys:
+            continue
+        if "func" in document.data:
+            message = f"{key!r} does not go with 'func': {TOGETHER}"
+        else:
+            message = f"{key!r} goes with 'func' (your code): {TOGETHER}"
+            if key in ("grad", "jacobian"):
+                message += f"; to claim the expression's {key}, write expect: {{{key}: ...}}"
+        raise ProblemError(message, where=path, line=line, column=column)
+
+
+# ---------------------------------------------------------------- the user's code
+
+
+def _func_problem(document: Value, path: str, default_name: str) -> FuncProblem:
+    """The user's code as a problem: references relative to the file's folder, checked
+    for a function they define, never imported."""
+    doc = document.data
+    base = Path(path).parent
+    refs = {k: _code(doc[k], base, path, k) for k in ("func", "grad", "backward") if k in doc}
+    if "grad" in refs and "backward" in refs:
+        line, column = document.keys["backward"]
+        raise ProblemError(
+            "give grad (a function's gradient) or backward (a layer's), not both",
+            where=path,
+            line=line,
+            column=column,
+        )
+    jacobian = _flag(doc.get("jacobian"), path, "jacobian")
+    if jacobian and "backward" not in refs:
+        raise ProblemError(
+            "jacobian: true checks a layer's full Jacobian: it goes with backward: "
+            "(a function with grad: is checked whole already)",
+            where=path,
+            line=doc["jacobian"].line,
+            column=doc["jacobian"].column,
+        )
+    values, labels = _code_inputs(doc.get("at"), path)
+    wrt = None
+    if "wrt" in doc:
+        wrt = tuple(dict.fromkeys(fields.wrt(doc["wrt"], path)))
+        for name in wrt:
+            fields.name(name, path, doc["wrt"].line)
+        if not wrt:
+            raise ProblemError(
+                "nothing to differentiate with respect to", where=path, line=doc["wrt"].line
+            )
+        labels -= set(wrt)
+    rtol, atol = fields.tolerance(doc.get("tolerance"), path)
+    step = fields.number(doc["step"], path, "step", positive=True) if "step" in doc else None
+    return FuncProblem(
+        name=fields.name_of(document, default_name),
+        function=refs["func"],
+        values=values,
+        labels=frozenset(labels),
+        wrt=wrt,
+        grad=refs.get("grad"),
+        backward=refs.get("backward"),
+        jacobian=jacobian,
+        rtol=rtol,
+        atol=atol,
+        step=step,
+        file=path,
+        line=document.line,
+    )
+
+
+def _code(value: Value, base: Path, path: str, key: str) -> CodeRef:
+    """``FILE.py:NAME`` under ``key``, the file relative to ``base``."""
+    if not isinstance(value.data, str):
+        raise ProblemError(
+            f"{key} must be FILE.py:NAME (e.g. {EXAMPLE}), got {fields.shown(value.text)!r}",
+            where=path,
+            line=value.line,
+            column=value.column,
+        )
+    try:
+        return parse_ref(value.data.strip(), base, where=path)
+    except GradcheckError as error:
+        raise error.located(path, value.line, value.column) from None
+
+
+def _flag(value: Value | None, path: str, what: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value.data, bool):
+        raise ProblemError(
+            f"{what} must be true or false, got {fields.shown(value.text)!r}",
+            where=path,
+            line=value.line,
+            column=value.column,
+        )
+    return value.data
+
+
+def _code_inputs(value: Value | None, path: str) -> tuple[dict, set[str]]:
+    """The inputs under ``at``, as arrays (or RandomSpecs to draw), and which are labels:
+    written with integers only (``y: [1, 3, 0]``), passed as integers, never differentiated."""
+    values, labels = {}, set()
+    for name, item in fields.mapping(value, path, "at").items():
+        fields.name(name, path, item.line)
+        raw = fields.at_value(item, path, name)
+        try:
+            values[name] = given_value(name, raw, path)
+        except GradcheckError as error:
+            raise error.located(path, item.line, item.column) from None
+        if _integers(item, raw):
+            labels.add(name)
+    return values, labels
+
+
+def _integers(value: Value, raw) -> bool:
+    """Whether a value is written with integers only: ``[1, 3, 0]``, not ``[1.0, 3, 0]``."""
+    if isinstance(value.data, str):  # text in the language: "[1, 3, 0]"
+        return isinstance(raw, Term) and _written_as_integers(raw)
+    if isinstance(value.data, list):
+        return all(_integers(item, None) for item in value.data)
+    return isinstance(value.data, int) and not isinstance(value.data, bool)
