@@ -7,6 +7,7 @@ from __future__ import annotations
 from gradcheck.engine.batched import DomainError
 from gradcheck.engine.ops import (
     construct,
+    conv,
     elementwise,
     indexing,
     linalg,
@@ -35,6 +36,7 @@ _TABLE = [
     *construct.TABLE,
     *indexing.TABLE,
     *linalg.TABLE,
+    *conv.TABLE,
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
