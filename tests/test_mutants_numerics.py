@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 import gradcheck
@@ -170,3 +171,21 @@ def test_the_sweeps_columns_carry_their_truncation_errors():
     np.testing.assert_allclose(errors["central"], h**2 / 6, rtol=1e-3)
     np.testing.assert_allclose(errors["complex"], h**2 / 6, rtol=1e-3)
     assert np.all(errors["richardson"] < 1e-12)
+
+
+# ---------------------------------------------------------------- the ladder of central steps
+
+
+@pytest.mark.parametrize(("dtype", "top"), [("float64", 0.08), ("float32", 0.3)])
+def test_a_function_without_truncation_takes_the_top_rung_of_its_precisions_ladder(dtype, top):
+    # no third derivative: the larger the step, the smaller the round-off; the ladder's
+    # top is 0.08 in float64, scaled as eps^(1/3) but capped at 0.3 in float32
+    _, g = gradient("3*x", ["x=0.5"], dtype=dtype)
+    assert float(g.step) == pytest.approx(top, rel=1e-6)
+
+
+@pytest.mark.parametrize("expression", ["abs(x - 0.01)", "abs(x + 0.01)"])
+def test_a_kink_above_or_below_caps_the_step_at_the_rung_below_it(expression):
+    # the kink is 0.01 away, up or down: rungs 0.08 and 0.01 would cross it, 0.00125 not
+    out, g = gradient(expression, ["x=0"])
+    assert out.status == "pass" and float(g.step) == pytest.approx(0.00125)
