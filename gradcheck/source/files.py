@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gradcheck.errors import GradcheckError, ProblemError
-from gradcheck.judge.expect import Expectation
+from gradcheck.judge.expect import Expectation, Number
 from gradcheck.source import fields
 from gradcheck.source.code import EXAMPLE, CodeRef, parse_ref
 from gradcheck.source.func import FuncProblem, _written_as_integers
@@ -123,8 +123,11 @@ def _problem(document: Value, path: str, default_name: str) -> Problem | FuncPro
 
 
 def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
+    """Claimed numbers: the value, and each input's gradient (a scalar expression) or
+    Jacobian (a vector-valued one, of shape output + input), kept in ``grads`` alike:
+    the checker holds each against the derivative of the same shape."""
     doc = fields.mapping(value, path, "expect")
-    fields.known_keys(value, ("value", "grad"), path, " in expect")
+    fields.known_keys(value, ("value", "grad", "jacobian"), path, " in expect")
     missing = [n for n in problem.random_names if n not in problem.index_axes]
     if missing:
         raise ProblemError(
@@ -133,32 +136,87 @@ def _expectation(value: Value, path: str, problem: Problem) -> Expectation:
             where=path,
             line=value.line,
         )
+    output = problem.program.root.shape
     claimed_value = None
     if "value" in doc:
         claimed_value = fields.claimed(doc["value"], path, "expect value")
-    grads = {}
-    named = list(problem.wrt) + [n for n in problem.lets if problem.intermediate(n) is not None]
-    for name, item in fields.mapping(doc.get("grad"), path, "expect grad").items():
+        if claimed_value.value.shape != output:
+            raise _shape_error(
+                f"expect value has shape {claimed_value.value.shape}, but the expression's "
+                f"value has shape {output}",
+                doc["value"],
+                path,
+            )
+    key, other = ("jacobian", "grad") if output else ("grad", "jacobian")
+    if other in doc:
+        raise _kind_error(value, other, path, problem)
+    if key == "jacobian":
+        grads = _derivatives(doc.get(key), path, problem, list(problem.wrt), "jacobian")
+    else:
+        lets = [n for n in problem.lets if problem.intermediate(n) is not None]
+        grads = _derivatives(doc.get(key), path, problem, list(problem.wrt) + lets, "grad")
+    return Expectation(claimed_value, grads, line=value.line)
+
+
+def _derivatives(
+    value: Value | None, path: str, problem: Problem, named: list[str], key: str
+) -> dict[str, Number]:
+    """Claimed gradients (``key`` grad) or Jacobians, each of the shape it must have."""
+    output = problem.program.root.shape
+    out = {}
+    for name, item in fields.mapping(value, path, f"expect {key}").items():
         if name not in named:
-            hint = suggest(name, named)
+            what = "neither differentiated nor a let the expression uses"
             raise ProblemError(
-                f"expect grad names {name!r}, which is neither differentiated nor a let the "
-                f"expression uses{hint}; it must be one of {', '.join(named)}",
+                f"expect {key} names {name!r}, which is "
+                f"{what if key == 'grad' else 'not differentiated'}{suggest(name, named)}; "
+                f"it must be one of {', '.join(named)}",
                 where=path,
                 line=item.line,
             )
-        claimed = fields.claimed(item, path, f"expect grad {name}")
+        claimed = fields.claimed(item, path, f"expect {key} {name}")
         node = problem.intermediate(name)
         shape = problem.shapes[name] if node is None else problem.program.nodes[node].shape
-        if claimed.value.shape != shape:
-            raise ProblemError(
+        if key == "grad" and claimed.value.shape != shape:
+            raise _shape_error(
                 f"expect grad {name} has shape {claimed.value.shape}, but {name} has shape {shape}",
-                where=path,
-                line=item.line,
-                column=item.column,
+                item,
+                path,
             )
-        grads[name] = claimed
-    return Expectation(claimed_value, grads, line=value.line)
+        if key == "jacobian" and claimed.value.shape != output + shape:
+            raise _shape_error(
+                f"expect jacobian {name} has shape {claimed.value.shape}, but the Jacobian "
+                f"has shape {output + shape}: the value's shape {output}, then {name}'s {shape}",
+                item,
+                path,
+            )
+        out[name] = claimed
+    return out
+
+
+def _kind_error(value: Value, key: str, path: str, problem: Problem) -> ProblemError:
+    """``expect grad`` on a vector-valued expression, or ``expect jacobian`` on a scalar."""
+    output = problem.program.root.shape
+    first = problem.wrt[0] if problem.wrt else "x"
+    if key == "grad":
+        shape = output + problem.shapes.get(first, ())
+        message = (
+            f"expect grad: the expression's value has shape {output}, so each input has a "
+            f"Jacobian, not a gradient: claim it with expect: {{jacobian: {{{first}: ...}}}}, "
+            f"of shape the value's then the input's ({shape} for {first})"
+        )
+    else:
+        message = (
+            "expect jacobian: the expression's value is a scalar, so each input has a "
+            f"gradient, not a Jacobian: claim it with expect: {{grad: {{{first}: ...}}}}, "
+            f"of {first}'s shape {problem.shapes.get(first, ())}"
+        )
+    line, column = value.keys[key]
+    return ProblemError(message, where=path, line=line, column=column)
+
+
+def _shape_error(message: str, item: Value, path: str) -> ProblemError:
+    return ProblemError(message, where=path, line=item.line, column=item.column)
 
 
 def _together(document: Value, keys: tuple[str, ...], path: str) -> None:
