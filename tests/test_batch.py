@@ -53,6 +53,13 @@ def test_the_shipped_mistakes_are_recognised():
     hand = by_name["seed 000 Q2: the hand values"]
     assert [x.what for x in hand.expected if x.status == "fail"] == ["W", "x"]
     assert [x.status for x in hand.expected if x.what == "value"] == ["pass"]
+    diagonal = by_name["seed 003: softmax's Jacobian, the diagonal only"]
+    only = "it is only the diagonal of the Jacobian: the terms that couple the entries"
+    assert diagonal.claims["z"].status == "fail" and only in diagonal.claims["z"].diagnosis
+    (numbers,) = diagonal.expected
+    assert numbers.status == "fail" and only in numbers.diagnosis
+    off_diagonal = [[i, j] for i in range(3) for j in range(3) if i != j]
+    assert [w["index"] for w in numbers.wrong] == off_diagonal
 
 
 def batch(tmp_path):

@@ -197,3 +197,25 @@ def test_each_mistake_in_a_claimed_jacobian_is_named(tmp_path, text, where, word
     message = broken(tmp_path, text)
     assert message.startswith(str(tmp_path / "p.yaml") + where), message
     assert words in message
+
+
+def test_the_shipped_seed_004_jacobians_are_every_one_the_seed_prints():
+    from .conftest import PROBLEMS
+
+    problems = load(PROBLEMS / "seed-004-jacobians.yaml")
+    shapes = [{n: c.value.shape for n, c in p.expectation.grads.items()} for p in problems]
+    assert shapes == [
+        {"x": (3, 3)},  # 1.2
+        {"x": (3, 2), "V": (3, 3, 2), "b": (3, 3)},  # 1.3
+        {"V2": (2, 2, 3), "b2": (2, 2), "q": (2, 3)},  # 1.5, z = V2 q + b2
+        {"p": (3, 3)},  # 1.5, q = relu(p)
+        {"V1": (3, 3, 2), "b1": (3, 3)},  # 1.5, p = V1 x + b1
+    ]
+    jv = problems[1].expectation.grads["V"].value
+    np.testing.assert_array_equal(jv[1], [[0, 0], [-2, 1], [0, 0]])  # the seed's second matrix
+    np.testing.assert_array_equal(
+        problems[2].expectation.grads["q"].value, [[2, 1, -3], [3, -1, 2]]
+    )
+    for result in check(problems).problems:
+        assert result.status == "pass", result.name
+        assert {x.status for x in result.expected} == {"pass"}
