@@ -109,6 +109,8 @@ def test_automatic_steps_are_within_10x_of_the_best_a_sweep_finds():
     worst = {"central": 0.0, "richardson": 0.0}
     for path in find([str(PROBLEMS)]):
         for built in load(path):
+            if built.program.root.shape:  # a Jacobian: a sweep follows one derivative
+                continue
             for name in built.wrt:
                 for index in np.ndindex(built.shapes[name]):
                     label = name + (str(list(index)) if index else "")

@@ -9,10 +9,17 @@ from gradcheck.engine import symbolic
 from gradcheck.engine.ops import FUNCTIONS, OPS
 from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate
-from tests.test_tensors_ops import CASES as TENSOR_CASES
-from tests.test_tensors_ops import RULE_ARGUMENTS
+from tests import test_ops_conv, test_ops_linalg, test_tensors_ops
 
 from .conftest import batched, program
+
+#: Ops with keywords are tested, with them, in the files of their groups.
+RULE_ARGUMENTS = {
+    **test_tensors_ops.RULE_ARGUMENTS,
+    **test_ops_linalg.RULE_ARGUMENTS,
+    **test_ops_conv.RULE_ARGUMENTS,
+}
+OTHER_CASES = test_tensors_ops.CASES + test_ops_linalg.CASES + test_ops_conv.CASES
 
 rng = np.random.default_rng(7)
 
@@ -124,7 +131,7 @@ def test_sympy_lowering_matches_numpy(text, values):
 
 
 def test_every_public_function_is_exercised():
-    texts = [text for text, _ in CASES] + [case[0] for case in TENSOR_CASES]
+    texts = [text for text, _ in CASES] + [case[0] for case in OTHER_CASES]
     covered = {word for text in texts for word in FUNCTIONS if f"{word}(" in text}
     assert covered == set(FUNCTIONS), set(FUNCTIONS) - covered
 
@@ -281,7 +288,7 @@ def arguments(name):
     }
     if name in special:
         return special[name]
-    if name in RULE_ARGUMENTS:  # ops with keywords: tested with them in test_tensors_ops
+    if name in RULE_ARGUMENTS:  # ops with keywords: tested with them where they are
         return None
     if op.arity == (2, 2):
         return [anywhere(2, 3), anywhere(2, 3)], [0, 1]
@@ -289,9 +296,7 @@ def arguments(name):
     return [UNARY_DOMAIN.get(name, anywhere)(2, 3)], [0]
 
 
-COMPLEX_SAFE = [
-    name for name, op in OPS.items() if op.complex_safe and name not in RULE_ARGUMENTS
-]
+COMPLEX_SAFE = [name for name, op in OPS.items() if op.complex_safe and name not in RULE_ARGUMENTS]
 
 
 def test_every_op_has_arguments_for_a_complex_step_test():

@@ -73,6 +73,12 @@ TEMPLATES = {
     "one_hot": "(sum(one_hot([0, 2], 3)) * {x})",
     "index": "{x}[{slice}]",
 }
+
+
+def _square(shape) -> bool:
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
 # Only for some shapes: (template, whether the shape admits it).
 SHAPED = {
     "matmul": ("({x} @ (reshape(arange({last2}), ({last}, 2)) / 10))", lambda s: len(s) >= 1),
@@ -84,7 +90,23 @@ SHAPED = {
     "det": ("det({x} + 10 * eye({last}))", lambda s: len(s) == 2 and s[0] == s[1]),
     "inv": ("inv({x} + 10 * eye({last}))", lambda s: len(s) == 2 and s[0] == s[1]),
     "take_along": ("take_along({x}, {labels}, axis=-1)", lambda s: len(s) >= 1),
+    "einsum": (
+        'einsum("ij,jk->ik", {x}, reshape(arange({last2}), ({last}, 2)) / 10)',
+        lambda s: len(s) == 2,
+    ),
+    "kron": ("kron({x}, [[1.0, 0.5], [0.25, 2.0]])", lambda s: len(s) == 2),
+    "matrix_power": ("matrix_power({x} / 10 + eye({last}), 2)", _square),
+    "solve": ("solve({x} + 10 * eye({last}), arange({last}) / 3)", _square),
+    "logdet": ("logdet({x} + 10 * eye({last}))", _square),
+    "slogdet": ("slogdet({x} + 10 * eye({last}))", _square),
+    "pinv": ("pinv({x} + 10 * eye({last}))", _square),
+    "cumsum": ("cumsum({x}, axis=-1)", lambda s: len(s) >= 1),
+    "cumprod": ("cumprod(1.5 + tanh({x}), axis=-1)", lambda s: len(s) >= 1),
+    "conv2d": ("conv2d({x}, ones((2, {channels}, 2, 2)) / 4, padding=1)", lambda s: len(s) == 4),
+    "max_pool2d": ("max_pool2d({x}, 2, 1)", lambda s: len(s) == 4 and min(s[2:]) >= 2),
 }
+#: A shape to start from for an op that takes few (images, for convolution).
+FIRST_SHAPE = {"conv2d": (1, 2, 3, 3), "max_pool2d": (1, 1, 3, 3)}
 REDUCTIONS = ["sum", "mean", "prod", "amax", "amin", "logsumexp", "norm", "var", "std"]
 NORMALISATIONS = ["softmax", "log_softmax"]
 
@@ -173,6 +195,7 @@ def shaped(draw, name, shape):
         "last2": 2 * shape[-1] if shape else 2,
         "rows": shape[-2] if len(shape) > 1 else 1,
         "labels": labels.tolist() if shape else [],
+        "channels": shape[1] if len(shape) > 1 else 1,
     }
     text = template.format(x="{x}", **fields)
     return text, program(text.format(x="x"), x=shape).root.shape
@@ -183,7 +206,7 @@ def chains(draw, first: str):
     """The op ``first`` on an array of a shape it takes, then up to two ops more."""
     shape = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=3)))
     if first in SHAPED and not SHAPED[first][1](shape):
-        shape = (2, 2)
+        shape = FIRST_SHAPE.get(first, (2, 2))
     if first in NEEDS_AXIS and not shape:
         shape = (2,)
     text, current = "x", shape
