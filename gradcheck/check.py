@@ -8,7 +8,7 @@ it never stops the others.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -88,6 +88,8 @@ def tolerance_for(problem: Problem, settings: Settings) -> Tolerance:
 
 def check_one(problem: Problem, settings: Settings) -> ProblemResult:
     """Check one problem at its points; bad input becomes an ``error`` result."""
+    if settings.step is None and problem.step is not None:  # --step wins over the file's
+        settings = replace(settings, step=problem.step)
     result = ProblemResult(
         problem.name,
         problem.expression,
@@ -203,6 +205,10 @@ def _expectations(
             k = int(np.ravel_multi_index(wrong["index"], gradient.shape)) if gradient.shape else 0
             if gradient.status.flat[k] != "error":
                 gradient.status.flat[k] = "fail"
+                gradient.causes[k] = Cause(
+                    CauseCode.EXPECTED,
+                    f"the claimed {wrong['claimed']:.12g} is not the true {wrong['true']:.12g}",
+                )
     return out
 
 

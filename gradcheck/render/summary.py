@@ -52,7 +52,8 @@ def _reasons(p: ProblemResult) -> str:
             first = x.wrong[0]
             label = "value" if x.what == "value" else entry_label(p, x.what, first["index"])
             example = f"{label} claimed {first['claimed']:.6g}, true {first['true']:.6g}"
-            what = "value" if x.what == "value" else f"expected grad {x.what}"
+            kind = "jacobian" if p.output_shape else "grad"
+            what = "value" if x.what == "value" else f"expected {kind} {x.what}"
             count = "" if x.what == "value" else f"{len(x.wrong)} of {x.claimed.size} wrong, "
             reasons.append(f"{what}: {x.diagnosis or count + 'e.g. ' + example}")
     for c in p.claims.values():

@@ -20,7 +20,7 @@ from gradcheck.errors import GradcheckError, ProblemError
 from gradcheck.judge.expect import Expectation, Number
 from gradcheck.source import fields
 from gradcheck.source.code import EXAMPLE, CodeRef, parse_ref
-from gradcheck.source.func import FuncProblem, _written_as_integers
+from gradcheck.source.func import FuncProblem, written_as_integers
 from gradcheck.source.language import Term, suggest
 from gradcheck.source.problems import Problem, assemble, given_value
 from gradcheck.source.walk import SUFFIXES, Broken, find
@@ -337,7 +337,7 @@ def _code_inputs(value: Value | None, path: str) -> tuple[dict, set[str]]:
 def _integers(value: Value, raw) -> bool:
     """Whether a value is written with integers only: ``[1, 3, 0]``, not ``[1.0, 3, 0]``."""
     if isinstance(value.data, str):  # text in the language: "[1, 3, 0]"
-        return isinstance(raw, Term) and _written_as_integers(raw)
+        return isinstance(raw, Term) and written_as_integers(raw)
     if isinstance(value.data, list):
         return all(_integers(item, None) for item in value.data)
     return isinstance(value.data, int) and not isinstance(value.data, bool)

@@ -73,7 +73,7 @@ def func_problem(
         key, value_text, offset = split_assignment(text, "--at")
         raw = parse_value(value_text, f"--at {key}", offset=offset)
         values[key] = given_value(key, raw, f"--at {key}")
-        if isinstance(raw, Term) and _written_as_integers(raw):
+        if isinstance(raw, Term) and written_as_integers(raw):
             labels.add(key)
     chosen = None
     if wrt is not None:
@@ -93,10 +93,10 @@ def func_problem(
     )
 
 
-def _written_as_integers(term: Term) -> bool:
+def written_as_integers(term: Term) -> bool:
     """``[1, 3, 0]`` but not ``[1.0, 3, 0]`` nor ``2*pi``: a literal of integers only."""
     if term.kind == "list":
-        return all(_written_as_integers(t) for t in term.args)
+        return all(written_as_integers(t) for t in term.args)
     if term.kind == "num":
         text = term.text.strip().lstrip("-+")
         return text.isdigit()

@@ -46,4 +46,9 @@ def one_problem(
             raise GradcheckError(f"{source} holds no problem {which!r}", where="--problem")
     if isinstance(items[0], Broken):
         raise items[0].error
+    if not isinstance(items[0], Problem):  # a func: problem runs the user's code
+        raise GradcheckError(
+            f"{source}: {items[0].name!r} checks your code (func:), which only "
+            "gradcheck func, or gradcheck check --allow-code, runs"
+        )
     return items[0]
