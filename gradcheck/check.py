@@ -19,7 +19,13 @@ from gradcheck.estimate.directional import probes
 from gradcheck.estimate.points import draw, draw_indices
 from gradcheck.judge import expect
 from gradcheck.judge.claims import check_claim
-from gradcheck.judge.verdicts import Reference, backprop_agrees, judge, tolerance
+from gradcheck.judge.verdicts import (
+    Reference,
+    backprop_agrees,
+    chosen_tolerance,
+    judge,
+    tolerance,
+)
 from gradcheck.limits import TIMEOUT
 from gradcheck.results import (
     Cause,
@@ -80,10 +86,8 @@ def failed(
 
 def tolerance_for(problem: Problem, settings: Settings) -> Tolerance:
     """The problem's own tolerance, else the settings', else the default for the precision."""
-    default = tolerance("central", settings.dtype)
-    rtol = next(t for t in (problem.rtol, settings.rtol, default.rtol) if t is not None)
-    atol = next(t for t in (problem.atol, settings.atol, default.atol) if t is not None)
-    return Tolerance(rtol, atol)
+    own, given = (problem.rtol, problem.atol), (settings.rtol, settings.atol)
+    return chosen_tolerance(own, given, settings.dtype)
 
 
 def check_one(problem: Problem, settings: Settings) -> ProblemResult:

@@ -20,7 +20,7 @@ from gradcheck.deadline import deadline
 from gradcheck.errors import GradcheckError
 from gradcheck.estimate.points import draw
 from gradcheck.judge.mistakes import diagnose
-from gradcheck.judge.verdicts import tolerance
+from gradcheck.judge.verdicts import chosen_tolerance
 from gradcheck.results import (
     Cause,
     CauseCode,
@@ -108,10 +108,7 @@ def _run(problem: FuncProblem, worker: Worker, settings: Settings, result: Probl
 
 def _tolerance(problem: FuncProblem, settings: Settings, dtype: str) -> Tolerance:
     """The problem's, else the settings', else the default for the code's precision."""
-    default = tolerance("central", dtype)
-    rtol = next(t for t in (problem.rtol, settings.rtol, default.rtol) if t is not None)
-    atol = next(t for t in (problem.atol, settings.atol, default.atol) if t is not None)
-    return Tolerance(rtol, atol)
+    return chosen_tolerance((problem.rtol, problem.atol), (settings.rtol, settings.atol), dtype)
 
 
 def _diagnose(e: FunctionAt, point: PointResult, tol: Tolerance) -> None:

@@ -137,3 +137,18 @@ def test_a_list_of_scalars_lowers_to_its_entries_not_to_nested_arrays():
     assert gradient.symbolic is not None
     s = 1 / (1 + np.exp(-1.5))  # softmax([a, b])[0] = sigmoid(a - b)
     assert float(gradient.symbolic) == pytest.approx(s * (1 - s), rel=1e-14)
+
+
+def test_a_problem_above_the_size_limit_never_imports_sympy(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gradcheck import check, problem\n"
+        "check(problem('sum(tanh(W @ x))', at=['W=random(100, 100)', 'x=random(100)']))\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    env = {"GRADCHECK_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from gradcheck import problem
 from gradcheck.cli.main import main
-from gradcheck.engine.graph import _align
+from gradcheck.engine.graph import align
 from gradcheck.engine.ops import OPS
 from gradcheck.source.files import load
 from gradcheck.tools.trace import JACOBIAN_LIMIT, trace
@@ -259,7 +259,7 @@ def _numeric_jacobian(node, args, k, h=1e-6):
         now = [a[None] for a in args]
         now[k] = arg[None]
         if op.elementwise:
-            now = [_align(a, x.shape, node.shape) for a, x in zip(now, node.args)]
+            now = [align(a, x.shape, node.shape) for a, x in zip(now, node.args)]
         return op.forward(*now)[0]
 
     base = np.asarray(args[k], dtype=float)

@@ -74,7 +74,7 @@ class Program:
             return node.value.astype(dtype)[None]
         op = OPS[node.op]
         if op.elementwise:
-            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+            args = [align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
         try:
             return op.forward(*args, **node.kwargs)
         except DomainError as exc:
@@ -145,7 +145,7 @@ class Program:
         node = self.nodes[i]
         args = [values[j] for j in self.args[i]]
         if OPS[node.op].elementwise:
-            args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+            args = [align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
         return args
 
     def _passed(self, i, k, g, out, args, dropped=False) -> np.ndarray:
@@ -233,7 +233,7 @@ class Program:
                 node = self.nodes[i]
                 args = [values[j] for j in self.args[i]]
                 if OPS[node.op].elementwise:
-                    args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+                    args = [align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
                 sides[i] = OPS[node.op].sides(*args, **node.kwargs)
         return sides
 
@@ -260,7 +260,7 @@ class Program:
                 node = self.nodes[i]
                 args = [values[j][:1] for j in self.args[i]]
                 if OPS[node.op].elementwise:
-                    args = [_align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
+                    args = [align(a, arg.shape, node.shape) for a, arg in zip(args, node.args)]
                 distances[i] = float(np.min(np.abs(OPS[node.op].switch(*args, **node.kwargs))))
         return distances
 
@@ -361,7 +361,7 @@ def _topological(root: Node) -> list[Node]:
     return order
 
 
-def _align(value: np.ndarray, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+def align(value: np.ndarray, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
     """Insert length-1 axes after the batch axis so NumPy broadcasting lines entries up."""
     missing = len(out_shape) - len(shape)
     if missing == 0:

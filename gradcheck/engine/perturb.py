@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck.engine.graph import Program, _align, sides_changed
+from gradcheck.engine.graph import Program, align, sides_changed
 from gradcheck.engine.ops import OPS
 from gradcheck.engine.ops.core import normal_axes
 from gradcheck.engine.ops.shapes import permutation
@@ -168,7 +168,7 @@ class Perturbation:
                 before = np.broadcast_to(self.sides[i][0], node.shape).reshape(-1)[at]
                 sides = np.any(op.sides(*scalars) != before, axis=1)
             return Patch(self.values[i], at, entry, moved[0].row), sides
-        aligned = [_align(self._dense(a), arg.shape, node.shape) for a, arg in zip(args, node.args)]
+        aligned = [align(self._dense(a), arg.shape, node.shape) for a, arg in zip(args, node.args)]
         value = op.forward(*aligned)
         sides = None
         if op.switch is not None:
@@ -178,7 +178,7 @@ class Perturbation:
 
 def _entries(value: np.ndarray, arg, node, at: np.ndarray) -> np.ndarray:
     """A shared argument's entries at the moved positions of the (broadcast) output."""
-    full = np.broadcast_to(_align(value, arg.shape, node.shape)[0], node.shape)
+    full = np.broadcast_to(align(value, arg.shape, node.shape)[0], node.shape)
     return full.reshape(-1)[at]
 
 

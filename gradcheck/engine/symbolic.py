@@ -85,12 +85,21 @@ def lower_array(
         return _lower_array(sp, program, index_values)
 
 
-def _lower_array(sp, program: Program, index_values: Mapping[str, int] | None):
+def within_size(program: Program) -> None:
+    """Refuse, before SymPy is even imported, an expansion above the size limit.
+
+    Raises:
+        SymbolicUnavailable: saying how large it would be.
+    """
     size = expanded_size(program)
     if size > SIZE_LIMIT:
         raise SymbolicUnavailable(
             f"the expanded expression has about {size:,} operations (limit {SIZE_LIMIT:,})"
         )
+
+
+def _lower_array(sp, program: Program, index_values: Mapping[str, int] | None):
+    within_size(program)
     index_values = dict(index_values or {})
     taken = {i: value for i, _, value in folded(program)}
     big = too_big(program)
@@ -329,6 +338,7 @@ def tape_for(
     Raises:
         SymbolicUnavailable: above the size limit, or not evaluable.
     """
+    within_size(program)  # a large problem never pays for importing SymPy
     if notes is not None:
         notes.extend(constant_notes(program))
     index_values = dict(index_values or {})

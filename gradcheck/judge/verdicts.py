@@ -46,6 +46,19 @@ def tolerance(kind: str, dtype: str = "float64") -> Tolerance:
     return TOLERANCES[dtype][kind]
 
 
+def chosen_tolerance(
+    own: tuple[float | None, float | None],
+    given: tuple[float | None, float | None],
+    dtype: str = "float64",
+) -> Tolerance:
+    """A problem's ``own`` (rtol, atol), else those ``given`` on the command line, else
+    the default for the precision; each of the two chosen on its own."""
+    default = tolerance("central", dtype)
+    rtol = next(t for t in (own[0], given[0], default.rtol) if t is not None)
+    atol = next(t for t in (own[1], given[1], default.atol) if t is not None)
+    return Tolerance(rtol, atol)
+
+
 def close(a: float, b: float, tol: Tolerance) -> bool:
     """Whether a agrees with the reference b (atol relative to max(1, |b|))."""
     return abs(a - b) <= tol.atol * max(1.0, abs(b)) + tol.rtol * abs(b)

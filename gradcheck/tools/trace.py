@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradcheck.check import Settings, tolerance_for
 from gradcheck.engine.graph import Program
 from gradcheck.engine.ops import OPS
 from gradcheck.estimate.points import draw_indices, draw_point
 from gradcheck.judge import expect
+from gradcheck.judge.verdicts import chosen_tolerance
 from gradcheck.results import ExpectResult, Tolerance
 from gradcheck.source.problems import Problem
 from gradcheck.tools.explain import Explainer
@@ -146,7 +146,7 @@ def trace(
         notes.append(f"local Jacobians with more than {JACOBIAN_LIMIT:,} entries are left out")
     result = Trace(problem.name, problem.expression, point, drawn, wrt, nodes, seed, notes=notes)
     if problem.expectation is not None and problem.expectation.grads:
-        tolerance = tolerance_for(problem, Settings(rtol=rtol, atol=atol))
+        tolerance = chosen_tolerance((problem.rtol, problem.atol), (rtol, atol))
         _judge_claims(result, problem, values, adjoints, names, tolerance)
     return result
 
