@@ -70,8 +70,10 @@ def written(node: Node, args: list[str]) -> str:
         return f"[{', '.join(args)}]"
     op = OPS[node.op]
     shown = [f"[{', '.join(args)}]"] if op.sequence else list(args)
+    if node.op == "einsum":  # its spec is written first, before the operands
+        shown.insert(0, repr(params["spec"]))
     in_order = True  # positional keywords are shown by position while none is skipped
-    for keyword in op.keywords:
+    for keyword in (k for k in op.keywords if not (node.op == "einsum" and k.name == "spec")):
         value = params.get(keyword.name, keyword.default)
         if value == keyword.default:
             in_order = False

@@ -24,6 +24,7 @@ from gradcheck.judge import expect
 from gradcheck.judge.verdicts import chosen_tolerance
 from gradcheck.results import ExpectResult, Tolerance
 from gradcheck.source.problems import Problem
+from gradcheck.source.tree import written
 from gradcheck.tools.explain import Explainer
 
 #: A local Jacobian with more entries than this is left out: too large to read, and
@@ -245,10 +246,11 @@ def written_as(op: str, args: list[str], templates=PLAIN, call: str = "{op}({all
 
 
 def _operation(program: Program, i: int, names: list[str]) -> str:
+    """The node's operation on its arguments' names, with its parameters, as written."""
     node = program.nodes[i]
     if node.op in ("input", "const"):
         return node.op
-    return written_as(node.op, [names[j] for j in program.args[i]])
+    return written(node, [names[j] for j in program.args[i]])
 
 
 # ---------------------------------------------------------------- local derivatives
