@@ -31,6 +31,11 @@ class Located:
     estimate: float
 
 
+#: The rungs of the step ladder a probe looks at: the four around the classic central
+#: step eps^(1/3), where truncation and round-off along a unit direction balance.
+PROBE_RUNGS = slice(3, 7)
+
+
 def probes(
     e: Evaluation,
     wrt: tuple[str, ...],
@@ -52,14 +57,15 @@ def probes(
     if e.exact is not None:
         exact = np.concatenate([np.reshape(e.exact[n], (outputs, -1)) for n in wrt], axis=1)
     bp_tol = tolerance("backprop", e.dtype) if e.claimed_by == "backprop" else tol
-    base = float(np.linalg.norm(x))  # steps scale with the point's size along u
+    # a step t along a unit u moves entry j by t u_j: steps are scaled to the entries'
+    # typical size (as an entry's step is to its own), not to |x|, which grows as sqrt(n)
+    base = float(np.sqrt(np.mean(np.maximum(1.0, np.abs(x)) ** 2)))
     results, located = [], []
     for _ in range(count):
         u = _unit(rng, x.size)  # a unit direction: a step along it is a step in x
         w = _unit(rng, outputs) if outputs > 1 else np.ones(1)
-        d = finite.entrywise(
-            _along(e, wrt, u, w, base), np.array([base]), float(np.ravel(e.value) @ w), step, e.size
-        )
+        along, f0 = _along(e, wrt, u, w, base), float(np.ravel(e.value) @ w)
+        d = finite.entrywise(along, np.array([base]), f0, step, e.size, rungs=PROBE_RUNGS)
         step = step if step is not None else float(d.step[0])
         backprop = np.array([w @ claimed @ u])
         truth = None if exact is None else np.array([w @ exact @ u])

@@ -86,6 +86,7 @@ def entrywise(
     step: float | None = None,
     size: float = 0.0,
     with_richardson: bool = False,
+    rungs: slice = slice(None),
 ) -> Differences:
     """Differences for every entry of one input, for every entry of the output.
 
@@ -93,7 +94,9 @@ def entrywise(
     the point (any shape; a scalar for a gradient), ``step`` a fixed step that overrides
     the rules for every method, and ``size`` the largest intermediate value (what an
     evaluation's round-off is relative to). ``with_richardson`` adds Richardson's
-    extrapolation. Every array of the result is flat, output-major: entry
+    extrapolation; ``rungs`` narrows the step ladder (a directional probe, which costs a
+    whole evaluation per rung, looks at the rungs around the classic step only). Every
+    array of the result is flat, output-major: entry
     ``i * x.size + j`` is d out[i] / d x[j], the Jacobian's layout.
     """
     x = np.asarray(x).ravel()
@@ -102,7 +105,7 @@ def entrywise(
     eps = float(np.finfo(x.dtype).eps)
     n = x.size
     if step is None:
-        (hc, hr), ho = ladder_steps(evaluate, x, f0, size), one_sided_step(x, eps)
+        (hc, hr), ho = ladder_steps(evaluate, x, f0, size, rungs), one_sided_step(x, eps)
         moves = _moves(x, (hc, -hc, ho, -ho))
     else:
         hc = hr = ho = np.full(n, float(step))
@@ -186,7 +189,11 @@ def _moves(x: np.ndarray, steps) -> list[np.ndarray]:
 
 
 def ladder_steps(
-    evaluate: Evaluate, x: np.ndarray, f0: np.ndarray | float, size: float
+    evaluate: Evaluate,
+    x: np.ndarray,
+    f0: np.ndarray | float,
+    size: float,
+    rungs: slice = slice(None),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Central and Richardson steps for every entry, from central differences on a ladder.
 
@@ -197,7 +204,7 @@ def ladder_steps(
     """
     f0 = np.ravel(np.asarray(f0, dtype=float))
     eps = float(np.finfo(x.dtype).eps)
-    hs = ladder(eps)[:, None] * np.maximum(1.0, np.abs(x.astype(float)))
+    hs = ladder(eps)[rungs][:, None] * np.maximum(1.0, np.abs(x.astype(float)))
     moves = [m for h in hs for m in _moves(x, (h, -h))]
     f, sides, moves = _evaluate_moves(evaluate, x, moves, f0.size)
     w = _mixing(f0.size)
