@@ -20,6 +20,7 @@ from gradcheck.engine.tape import evaluate
 from gradcheck.errors import ExpressionError, ShapeError
 
 from .conftest import batched, program
+from .oracles import central, projected
 
 # ---------------------------------------------------------------- CS231n, by hand
 
@@ -126,25 +127,6 @@ IDS = [text for text, _ in CASES]
 def values_for(shapes, seed=0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {name: distinct(rng, *shape) for name, shape in shapes.items()}
-
-
-def projected(text, shapes, values, seed=1):
-    """``sum((text) * G)`` with G random of the output's shape: its program and values."""
-    out = program(text, **shapes).root.shape
-    G = np.random.default_rng(seed).normal(size=out)
-    return program(f"sum(({text}) * G)", **shapes, G=out), {**values, "G": G}
-
-
-def central(p, values, name, h=1e-6):
-    """Plain central differences, entry by entry, written here on their own."""
-    out = np.zeros_like(values[name])
-    for k in range(values[name].size):
-        plus = {n: v.copy() for n, v in values.items()}
-        minus = {n: v.copy() for n, v in values.items()}
-        plus[name].flat[k] += h
-        minus[name].flat[k] -= h
-        out.flat[k] = (p.value(batched(**plus))[0] - p.value(batched(**minus))[0]) / (2 * h)
-    return out
 
 
 # ---------------------------------------------------------------- against CS231n's loops

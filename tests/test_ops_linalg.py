@@ -18,11 +18,12 @@ import gradcheck
 from gradcheck.engine import symbolic
 from gradcheck.engine.ops import OPS
 from gradcheck.engine.ops.einsum import SpecError, parse_spec
-from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate
 from gradcheck.errors import ExpressionError, ShapeError
 
+from . import oracles
 from .conftest import batched, program
+from .oracles import assert_copies_match_whole, central
 
 
 def anywhere(rng, *shape):
@@ -106,23 +107,8 @@ def values_for(draw, seed=0) -> dict[str, np.ndarray]:
 
 
 def projected(text, values, seed=1):
-    """``sum((text) * G)`` with G random of the output's shape: its program and values."""
-    shapes = {n: v.shape for n, v in values.items()}
-    out = program(text, **shapes).root.shape
-    G = np.random.default_rng(seed).normal(size=out)
-    return program(f"sum(({text}) * G)", **shapes, G=out), {**values, "G": G}
-
-
-def central(p, values, name, h=1e-6):
-    """Plain central differences, entry by entry, written here on their own."""
-    out = np.zeros_like(values[name])
-    for k in range(values[name].size):
-        plus = {n: v.copy() for n, v in values.items()}
-        minus = {n: v.copy() for n, v in values.items()}
-        plus[name].flat[k] += h
-        minus[name].flat[k] -= h
-        out.flat[k] = (p.value(batched(**plus))[0] - p.value(batched(**minus))[0]) / (2 * h)
-    return out
+    """The shared ``projected``, the shapes read off the values."""
+    return oracles.projected(text, {n: v.shape for n, v in values.items()}, values, seed)
 
 
 @pytest.mark.parametrize(("text", "draw", "numpy"), CASES, ids=IDS)
@@ -165,16 +151,7 @@ def test_symbolic_tape_agrees_with_backprop(text, draw, numpy):
 def test_perturbed_copies_match_whole_evaluations(text, draw, numpy):
     values = values_for(draw)
     full, all_values = projected(text, values)
-    point = full.forward(batched(**all_values))
-    for name in values:
-        at = np.arange(values[name].size)
-        entry = values[name].ravel() + 1e-3 * (1 + at)
-        got, _ = Perturbation(full, point, name)(at, entry)
-        for k in at:
-            moved = {n: v.copy() for n, v in all_values.items()}
-            moved[name].flat[k] = entry[k]
-            expected = full.value(batched(**moved))[0]
-            assert got[k] == pytest.approx(expected, rel=1e-13, abs=1e-14), (name, k)
+    assert_copies_match_whole(full, all_values, values)
 
 
 @pytest.mark.parametrize(("text", "draw", "numpy"), CASES, ids=IDS)

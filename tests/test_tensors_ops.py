@@ -17,10 +17,10 @@ import gradcheck
 from gradcheck.engine import symbolic
 from gradcheck.engine.graph import Program
 from gradcheck.engine.ops import OPS
-from gradcheck.engine.perturb import Perturbation
 from gradcheck.engine.tape import evaluate
 
 from .conftest import batched, program
+from .oracles import assert_copies_match_whole, central, projected
 
 
 def anywhere(rng, shape):
@@ -187,26 +187,6 @@ def values_for(shapes, seed=0) -> dict[str, np.ndarray]:
     return {name: anywhere(rng, shape) for name, shape in shapes.items()}
 
 
-def projected(text: str, shapes: dict, values: dict, seed=1):
-    """``sum((text) * G)`` with G random of the output's shape: its program and values."""
-    p = program(text, **shapes)
-    G = np.random.default_rng(seed).normal(size=p.root.shape)
-    full = program(f"sum(({text}) * G)", **shapes, G=p.root.shape)
-    return full, {**values, "G": G}
-
-
-def central(p, values, name, h=1e-6):
-    """Plain central differences, entry by entry, written here on their own."""
-    out = np.zeros_like(values[name])
-    for k in range(values[name].size):
-        plus = {n: v.copy() for n, v in values.items()}
-        minus = {n: v.copy() for n, v in values.items()}
-        plus[name].flat[k] += h
-        minus[name].flat[k] -= h
-        out.flat[k] = (p.value(batched(**plus))[0] - p.value(batched(**minus))[0]) / (2 * h)
-    return out
-
-
 @pytest.mark.parametrize(("text", "shapes", "numpy"), CASES, ids=IDS)
 def test_value_is_numpys(text, shapes, numpy):
     values = values_for(shapes)
@@ -246,16 +226,7 @@ def test_symbolic_tape_agrees_with_backprop(text, shapes, numpy):
 def test_perturbed_copies_match_whole_evaluations(text, shapes, numpy):
     values = values_for(shapes)
     full, all_values = projected(text, shapes, values)
-    point = full.forward(batched(**all_values))
-    for name in values:
-        at = np.arange(values[name].size)
-        entry = values[name].ravel() + 1e-3 * (1 + at)
-        got, _ = Perturbation(full, point, name)(at, entry)
-        for k in at:
-            moved = {n: v.copy() for n, v in all_values.items()}
-            moved[name].flat[k] = entry[k]
-            expected = full.value(batched(**moved))[0]
-            assert got[k] == pytest.approx(expected, rel=1e-13, abs=1e-14), (name, k)
+    assert_copies_match_whole(full, all_values, values)
 
 
 @pytest.mark.parametrize(("text", "shapes", "numpy"), CASES, ids=IDS)
