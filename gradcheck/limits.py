@@ -33,6 +33,8 @@ TOTAL_ENTRIES = Limit(10**8, "entries in all", "--max-entries")
 FILE_BYTES = Limit(10 * 2**20, "bytes", "--max-file-size")
 #: YAML nodes after aliases are expanded: a few hundred bytes must not become gigabytes.
 YAML_NODES = Limit(1_000_000, "YAML nodes once aliases are expanded")
+#: Problems (YAML documents) in one file: each is a whole check.
+DOCUMENTS = Limit(1_000, "problems (YAML documents)")
 #: How deeply lists and mappings (YAML, values, expressions) may nest.
 NESTING = Limit(64, "levels of nesting")
 #: Digits in one written number (Python refuses int conversion past 4,300).

@@ -82,3 +82,16 @@ def test_the_cli_lifts_and_lowers_limits_by_option(monkeypatch, tmp_path):
     big.write_text("expr: x\nat: {x: 1}\n" + "# padding\n" * 20)
     small = CliRunner().invoke(main, ["check", str(big), "--max-file-size", "50"])
     assert small.exit_code == 2 and "--max-file-size" in small.output
+
+
+def test_a_file_of_too_many_problems_is_one_error_naming_the_limit(tmp_path):
+    from gradcheck.source.files import Broken, load
+
+    many = tmp_path / "many.yaml"
+    many.write_text("---\n".join("expr: x\nat: {x: 1}\n" for _ in range(1001)))
+    (broken,) = load(many)
+    assert isinstance(broken, Broken)
+    assert "1,001 problems (YAML documents), above the limit of 1,000" in str(broken.error)
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("---\n".join("expr: x\nat: {x: 1}\n" for _ in range(3)))
+    assert len(load(fine)) == 3

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gradcheck import limits
 from gradcheck.errors import GradcheckError, ProblemError
 from gradcheck.judge.expect import Expectation, Number
 from gradcheck.source import fields
@@ -51,6 +52,9 @@ def load(path: Path | str) -> list[Problem | FuncProblem | Broken]:
         parts = documents(read_text(path), path)
     except ProblemError as error:
         return [Broken(stem, path, error)]
+    if len(parts) > limits.DOCUMENTS.value:  # each is a check: a file of tiny ones is not
+        message = limits.DOCUMENTS.message(len(parts), "the file")
+        return [Broken(stem, path, ProblemError(message, where=path))]
     out: list[Problem | FuncProblem | Broken] = []
     for number, document in enumerate(parts, start=1):
         default = stem if len(parts) == 1 else f"{stem} #{number}"
