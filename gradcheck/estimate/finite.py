@@ -124,7 +124,7 @@ def entrywise(
     out = _differences(central, one_sided, moves[0] - x, ho, np.max(sides, axis=0), f0.size)
     if with_richardson:
         start = len(f) - 6
-        estimate = richardson(*(_central(f, moves, x, start + 2 * i) for i in range(3)))
+        estimate = richardson(*(central_pair(f, moves, x, start + 2 * i) for i in range(3)))
         out = replace(out, richardson=_flat(estimate), richardson_step=np.tile(hr, f0.size))
     return out
 
@@ -362,42 +362,7 @@ def richardson(central_h, central_half, central_quarter) -> np.ndarray:
     return (16 * second - first) / 15
 
 
-def _central(f, moves, x, j: int) -> np.ndarray:
+def central_pair(f, moves, x, j: int) -> np.ndarray:
     """The central difference from the pair of moves j (up) and j + 1 (down)."""
     width = (moves[j] - x) + (x - moves[j + 1])
     return (f[j] - f[j + 1]) / width.reshape(width.shape + (1,) * (f[j].ndim - width.ndim))
-
-
-# ---------------------------------------------------------------- sweeps
-
-
-SWEEP_METHODS = ("forward", "backward", "central", "complex", "richardson")
-
-
-def sweep(
-    evaluate: Evaluate,
-    x: float,
-    k: int,
-    f0: float,
-    steps: np.ndarray,
-    analytic: bool,
-) -> dict[str, np.ndarray | None]:
-    """Every estimator of df/dx_k at every step h (one batch): forward, backward and
-    central at h, complex step at h (None where f is not analytic), and Richardson from
-    the central differences at h, h/2 and h/4."""
-    steps = np.asarray(steps, dtype=float)
-    moves = [x + h for h in (steps, -steps, steps / 2, -steps / 2, steps / 4, -steps / 4)]
-    values, _ = evaluate(np.full(6 * steps.size, k), np.concatenate(moves))
-    f = np.reshape(values, (6, steps.size))  # one output: a sweep is of one derivative
-    central = [_central(f, moves, x, j) for j in (0, 2, 4)]
-    out: dict[str, np.ndarray | None] = {
-        "forward": (f[0] - f0) / (moves[0] - x),
-        "backward": (f0 - f[1]) / (x - moves[1]),
-        "central": central[0],
-        "complex": None,
-        "richardson": richardson(*central),
-    }
-    if analytic:
-        complex_values, _ = evaluate(np.full(steps.size, k), x + 1j * steps)
-        out["complex"] = np.imag(np.ravel(complex_values)) / steps
-    return out

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 import difflib
 import math
-import unicodedata
 from dataclasses import dataclass
 
 from gradcheck.engine.ops import FUNCTIONS
 from gradcheck.errors import ExpressionError
 from gradcheck.source import calls
+from gradcheck.source.characters import allowed, check_characters
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
@@ -134,7 +134,7 @@ def parse(
     source = Source(text, where, line, offset)
     if not text.strip():
         raise source.error(ExpressionError, "the expression is empty", 0)
-    _check_characters(source)
+    check_characters(source)
     rewritten, columns = _rewrite_caret(text)
     try:
         tree = ast.parse(rewritten.strip(), mode="eval")
@@ -155,34 +155,6 @@ def parse(
         return walker.term(tree.body)
     except RecursionError:
         raise source.error(ExpressionError, "the expression is nested too deeply", 0) from None
-
-
-#: Look-alikes of operators that a paste from a textbook or a PDF brings in.
-_LOOKALIKES = {"·": "*", "×": "*", "∗": "*", "⋅": "*", "−": "-", "–": "-", "÷": "/", "²": "**2"}
-
-
-def _allowed(char: str) -> bool:
-    """ASCII, or a Greek letter (a name like θ or σ is fair in maths)."""
-    return char.isascii() or "\u0370" <= char <= "\u03ff"
-
-
-def _check_characters(source: Source) -> None:
-    """Refuse characters Python would quietly accept: ``x·y`` would be one name and a
-    full-width ``ｘ`` would silently become ``x``."""
-    for column, char in enumerate(source.text):
-        if _allowed(char):
-            continue
-        hint = _LOOKALIKES.get(char)
-        if hint is None and unicodedata.normalize("NFKC", char).isascii():
-            hint = unicodedata.normalize("NFKC", char)
-        code = f"U+{ord(char):04X}"
-        instead = f"; write {hint!r} instead" if hint else ""
-        raise source.error(
-            ExpressionError,
-            f"the character {char!r} ({code}) is not allowed: names are ASCII letters, "
-            f"digits and _ (or Greek letters){instead}",
-            column,
-        )
 
 
 @dataclass(frozen=True)
@@ -253,7 +225,7 @@ def parse_binding(text: str, where: str, *, line: int | None = None) -> tuple[st
 
 def check_name(name: str, where: str, *, line: int | None = None) -> None:
     """A name a user may bind or give a value: an identifier, not a function or constant."""
-    if not name.isidentifier() or not all(_allowed(c) for c in name):
+    if not name.isidentifier() or not all(allowed(c) for c in name):
         raise ExpressionError(
             f"{name!r} is not a valid name: use ASCII letters, digits and _ (or Greek letters)",
             where=where,

@@ -133,10 +133,10 @@ def sweep(problem: Problem, wrt: str | None, steps: np.ndarray, seed: int = 0) -
     evaluate = e.evaluator(name)
     x = float(point[name].flat[k])
     blocked = e.no_complex_step(name)
-    raw = finite.sweep(evaluate, x, k, f0, steps, analytic=blocked is None)
+    raw = every_estimate(evaluate, x, k, f0, steps, analytic=blocked is None)
     auto = _automatic(evaluate, x, k, f0, e.size, blocked is None)
     methods = {}
-    for method in finite.SWEEP_METHODS:
+    for method in SWEEP_METHODS:
         if raw[method] is None:
             methods[method] = MethodSweep(None, reason=blocked)
             continue
@@ -208,3 +208,38 @@ def _relative(estimates: np.ndarray, exact: float) -> np.ndarray:
     with np.errstate(all="ignore"):
         gap = np.abs(np.asarray(estimates, dtype=float) - exact)
         return gap / abs(exact) if exact != 0 else gap
+
+
+# ---------------------------------------------------------------- every estimator at every step
+
+
+SWEEP_METHODS = ("forward", "backward", "central", "complex", "richardson")
+
+
+def every_estimate(
+    evaluate: finite.Evaluate,
+    x: float,
+    k: int,
+    f0: float,
+    steps: np.ndarray,
+    analytic: bool,
+) -> dict[str, np.ndarray | None]:
+    """Every estimator of df/dx_k at every step h (one batch): forward, backward and
+    central at h, complex step at h (None where f is not analytic), and Richardson from
+    the central differences at h, h/2 and h/4."""
+    steps = np.asarray(steps, dtype=float)
+    moves = [x + h for h in (steps, -steps, steps / 2, -steps / 2, steps / 4, -steps / 4)]
+    values, _ = evaluate(np.full(6 * steps.size, k), np.concatenate(moves))
+    f = np.reshape(values, (6, steps.size))  # one output: a sweep is of one derivative
+    central = [finite.central_pair(f, moves, x, j) for j in (0, 2, 4)]
+    out: dict[str, np.ndarray | None] = {
+        "forward": (f[0] - f0) / (moves[0] - x),
+        "backward": (f0 - f[1]) / (x - moves[1]),
+        "central": central[0],
+        "complex": None,
+        "richardson": finite.richardson(*central),
+    }
+    if analytic:
+        complex_values, _ = evaluate(np.full(steps.size, k), x + 1j * steps)
+        out["complex"] = np.imag(np.ravel(complex_values)) / steps
+    return out
