@@ -5,7 +5,9 @@ held against whole evaluations."""
 import numpy as np
 import pytest
 
+from gradcheck.engine import symbolic
 from gradcheck.engine.perturb import Perturbation
+from gradcheck.engine.tape import evaluate
 
 from .conftest import batched, program
 
@@ -42,3 +44,26 @@ def assert_copies_match_whole(full, all_values: dict, names) -> None:
             moved[name].flat[k] = entry[k]
             expected = full.value(batched(**moved))[0]
             assert got[k] == pytest.approx(expected, rel=1e-13, abs=1e-14), (name, k)
+
+
+def assert_vjp_matches_central(full, all_values: dict, names, text: str) -> None:
+    """Backprop through ``full`` against plain central differences, input by input."""
+    _, grads = full.gradient(batched(**all_values), list(names))
+    for name in names:
+        np.testing.assert_allclose(
+            grads[name][0],
+            central(full, all_values, name),
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=f"d/d{name} of sum(({text}) * G)",
+        )
+
+
+def assert_tape_matches_backprop(full, all_values: dict, names, rtol: float = 1e-10) -> None:
+    """The symbolic tape's value and gradients against backprop's (``rtol`` for the
+    gradients; the value is held 100 times tighter)."""
+    value, grads = full.gradient(batched(**all_values), list(names))
+    sym_value, sym_grads = evaluate(symbolic.tape_for(full, list(names)), all_values)
+    assert sym_value == pytest.approx(float(value[0]), rel=rtol / 100, abs=1e-13)
+    for name in names:
+        np.testing.assert_allclose(grads[name][0].ravel(), sym_grads[name], rtol=rtol, atol=1e-12)
