@@ -37,16 +37,16 @@ def name_of(document: Value, default: str) -> str:
     return default
 
 
+def refused(value: Value, path: str, message: str) -> ProblemError:
+    """The error for a field's value: the message, at the value's file, line and column."""
+    return ProblemError(message, where=path, line=value.line, column=value.column)
+
+
 def mapping(value: Value | None, path: str, what: str) -> dict[str, Value]:
     if value is None:
         return {}
     if not isinstance(value.data, dict):
-        raise ProblemError(
-            f"{what} must be a mapping of keys to values",
-            where=path,
-            line=value.line,
-            column=value.column,
-        )
+        raise refused(value, path, f"{what} must be a mapping of keys to values")
     return value.data
 
 
@@ -60,12 +60,7 @@ def name(name: str, path: str, line: int) -> None:
 def expression(value: Value, path: str, what: str):
     """An expression from a YAML scalar, with its columns pointing into the file."""
     if isinstance(value.data, bool) or not isinstance(value.data, (str, int, float)):
-        raise ProblemError(
-            f"{what} must be an expression (a string)",
-            where=path,
-            line=value.line,
-            column=value.column,
-        )
+        raise refused(value, path, f"{what} must be an expression (a string)")
     text = value.text if value.text is not None else str(value.data)
     offset = value.column - 1 + (1 if value.quoted else 0)
     return parse(text, where=path, line=value.line, offset=offset)
@@ -77,9 +72,9 @@ def at_value(value: Value, path: str, name: str):
         offset = value.column - 1 + (1 if value.quoted else 0)
         parsed = parse_value(value.data, path, line=value.line, offset=offset)
         entries = math.prod(parsed.shape) if isinstance(parsed, RandomSpec) else 0
-        refused = limits.entries_allowed(entries, name)  # before anything is drawn
-        if refused:
-            raise ProblemError(refused, where=path, line=value.line, column=value.column)
+        too_many = limits.entries_allowed(entries, name)  # before anything is drawn
+        if too_many:
+            raise refused(value, path, too_many)
         return parsed
     return numbers(value, path, f"the value of {name}")
 
@@ -117,24 +112,14 @@ def number(value: Value, path: str, what: str, *, positive: bool = False) -> flo
         except ValueError:
             data = None
     if isinstance(data, bool) or not isinstance(data, (int, float)):
-        raise ProblemError(
-            f"{what} must be a number, got {shown(value.text)!r}",
-            where=path,
-            line=value.line,
-            column=value.column,
-        )
+        raise refused(value, path, f"{what} must be a number, got {shown(value.text)!r}")
     try:
         number = float(data)
     except OverflowError:  # an int past float's range
         number = math.inf
     if not math.isfinite(number) or (positive and number <= 0):
         kind = "a positive number" if positive else "finite"
-        raise ProblemError(
-            f"{what} must be {kind}, got {shown(value.text)}",
-            where=path,
-            line=value.line,
-            column=value.column,
-        )
+        raise refused(value, path, f"{what} must be {kind}, got {shown(value.text)}")
     return number
 
 

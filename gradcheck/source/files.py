@@ -297,11 +297,10 @@ def _func_problem(document: Value, path: str, default_name: str) -> FuncProblem:
 def _code(value: Value, base: Path, path: str, key: str) -> CodeRef:
     """``FILE.py:NAME`` under ``key``, the file relative to ``base``."""
     if not isinstance(value.data, str):
-        raise ProblemError(
+        raise fields.refused(
+            value,
+            path,
             f"{key} must be FILE.py:NAME (e.g. {EXAMPLE}), got {fields.shown(value.text)!r}",
-            where=path,
-            line=value.line,
-            column=value.column,
         )
     try:
         return parse_ref(value.data.strip(), base, where=path)
@@ -313,11 +312,8 @@ def _flag(value: Value | None, path: str, what: str) -> bool:
     if value is None:
         return False
     if not isinstance(value.data, bool):
-        raise ProblemError(
-            f"{what} must be true or false, got {fields.shown(value.text)!r}",
-            where=path,
-            line=value.line,
-            column=value.column,
+        raise fields.refused(
+            value, path, f"{what} must be true or false, got {fields.shown(value.text)!r}"
         )
     return value.data
 
