@@ -243,3 +243,11 @@ def test_a_claimed_formula_with_a_constant_rounded_to_four_digits_fails():
     assert claim.status == "fail" and claim.proved is False
     example = claim.counterexample
     assert example["error"] == pytest.approx(5e-5 * abs(example["true"]), rel=1e-3)
+
+
+@pytest.mark.parametrize("text", ["1e999", "1.5e400", "2.0e-999"])
+def test_the_written_precision_of_a_number_beyond_float_range_is_no_crash(text):
+    from gradcheck.judge.expect import Number
+
+    precision = Number.precision_of(text)
+    assert precision == (0.0 if "-" in text else math.inf)

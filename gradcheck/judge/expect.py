@@ -22,6 +22,12 @@ from gradcheck.results import ExpectResult, Tolerance
 FLOOR = tolerance("backprop")
 
 
+def _ten_to(power: int) -> float:
+    """10 ** power as a float: infinite past float's range (1e400 written in a file would
+    otherwise raise OverflowError), 0 below it."""
+    return math.inf if power > 308 else 10.0 ** max(power, -400)
+
+
 @dataclass(frozen=True)
 class Number:
     """Claimed numbers, and for each half a unit in its last written digit (NaN: exact)."""
@@ -40,8 +46,8 @@ class Number:
         except ValueError:
             return math.nan
         if "." not in mantissa:
-            return 0.5 * 10.0**power if exponent else math.nan
-        return 0.5 * 10.0 ** (power - len(mantissa.split(".")[1]))
+            return 0.5 * _ten_to(power) if exponent else math.nan
+        return 0.5 * _ten_to(power - len(mantissa.split(".")[1]))
 
     def allowed(self, truth: np.ndarray, explicit: Tolerance | None, default: Tolerance):
         """How far each claimed number may be from the truth and still hold."""
